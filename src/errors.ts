@@ -1,0 +1,182 @@
+/**
+ * Every error fcgipm raises, in one place (the undici habit: branch on `code`, never on the
+ * message). Each code maps to exactly one HTTP status, which the front ends answer with.
+ * This module imports nothing, so every layer — src/protocol/ included — may use it.
+ */
+
+export type ErrorCode =
+  | 'FCGIPM_ERR_PROTOCOL'
+  | 'FCGIPM_ERR_LIMIT'
+  | 'FCGIPM_ERR_BAD_CGI_HEADER'
+  | 'FCGIPM_ERR_WORKER_CLOSED'
+  | 'FCGIPM_ERR_CONNECT'
+  | 'FCGIPM_ERR_SPAWN'
+  | 'FCGIPM_ERR_QUEUE_FULL'
+  | 'FCGIPM_ERR_QUEUE_TIMEOUT'
+  | 'FCGIPM_ERR_IO_TIMEOUT'
+  | 'FCGIPM_ERR_BUSY_TIMEOUT'
+  | 'FCGIPM_ERR_BODY_TOO_LARGE'
+  | 'FCGIPM_ERR_CLIENT_ABORTED'
+  | 'FCGIPM_ERR_CLOSED'
+  | 'FCGIPM_ERR_IPC_DIR'
+  | 'FCGIPM_ERR_NATIVE'
+  | 'FCGIPM_ERR_INVALID_ARG';
+
+/** The HTTP status a front end answers with when a request fails with this code. */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  FCGIPM_ERR_PROTOCOL: 502,
+  FCGIPM_ERR_LIMIT: 502,
+  FCGIPM_ERR_BAD_CGI_HEADER: 502,
+  FCGIPM_ERR_WORKER_CLOSED: 502,
+  FCGIPM_ERR_CONNECT: 502,
+  FCGIPM_ERR_SPAWN: 503,
+  FCGIPM_ERR_QUEUE_FULL: 503,
+  FCGIPM_ERR_QUEUE_TIMEOUT: 503,
+  FCGIPM_ERR_IO_TIMEOUT: 504,
+  FCGIPM_ERR_BUSY_TIMEOUT: 504,
+  FCGIPM_ERR_BODY_TOO_LARGE: 413,
+  // The client is gone; nobody reads the status. 499 is nginx's "client closed request".
+  FCGIPM_ERR_CLIENT_ABORTED: 499,
+  FCGIPM_ERR_CLOSED: 503,
+  FCGIPM_ERR_IPC_DIR: 500,
+  FCGIPM_ERR_NATIVE: 500,
+  FCGIPM_ERR_INVALID_ARG: 500,
+};
+
+export class FcgipmError extends Error {
+  readonly code: ErrorCode;
+  readonly httpStatus: number;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.httpStatus = HTTP_STATUS[code];
+    this.name = new.target.name;
+  }
+}
+
+/** Malformed FastCGI bytes from a peer (bad version, truncated pair, record out of place). */
+export class ProtocolError extends FcgipmError {
+  constructor(message: string) {
+    super('FCGIPM_ERR_PROTOCOL', message);
+  }
+}
+
+/** A peer exceeded a configured size limit (PARAMS bytes, CGI header block bytes). */
+export class LimitError extends FcgipmError {
+  readonly limit: number;
+  constructor(message: string, limit: number) {
+    super('FCGIPM_ERR_LIMIT', message);
+    this.limit = limit;
+  }
+}
+
+/** The app's CGI header block is unusable (RFC 3875 §6: line without ':', bad Status, none). */
+export class BadCgiHeaderError extends FcgipmError {
+  constructor(message: string) {
+    super('FCGIPM_ERR_BAD_CGI_HEADER', message);
+  }
+}
+
+/**
+ * The worker closed the connection or died. `requestSent` says whether any byte of the
+ * request reached it: a request that never did may be replayed on another worker
+ * (DESIGN.md "the manager dispatches"), one that did never is.
+ */
+export class WorkerClosedError extends FcgipmError {
+  readonly requestSent: boolean;
+  constructor(message: string, requestSent: boolean) {
+    super('FCGIPM_ERR_WORKER_CLOSED', message);
+    this.requestSent = requestSent;
+  }
+}
+
+/** connect() to a worker socket failed; nothing was sent, so the request may be replayed. */
+export class ConnectError extends FcgipmError {
+  readonly syscallCode: string | undefined;
+  constructor(message: string, syscallCode?: string, cause?: unknown) {
+    super('FCGIPM_ERR_CONNECT', message, { cause });
+    this.syscallCode = syscallCode;
+  }
+}
+
+/** The worker could not be started (exec failure, socket creation failure). */
+export class SpawnError extends FcgipmError {
+  constructor(message: string, cause?: unknown) {
+    super('FCGIPM_ERR_SPAWN', message, { cause });
+  }
+}
+
+export class QueueFullError extends FcgipmError {
+  constructor(message: string) {
+    super('FCGIPM_ERR_QUEUE_FULL', message);
+  }
+}
+
+export class QueueTimeoutError extends FcgipmError {
+  constructor(message: string) {
+    super('FCGIPM_ERR_QUEUE_TIMEOUT', message);
+  }
+}
+
+/** No byte from the app within the IO timeout (mod_fcgid's FcgidIOTimeout, but a 504). */
+export class IoTimeoutError extends FcgipmError {
+  constructor(message: string) {
+    super('FCGIPM_ERR_IO_TIMEOUT', message);
+  }
+}
+
+/** The request ran longer than the busy timeout; the worker was killed. */
+export class BusyTimeoutError extends FcgipmError {
+  constructor(message: string) {
+    super('FCGIPM_ERR_BUSY_TIMEOUT', message);
+  }
+}
+
+export class BodyTooLargeError extends FcgipmError {
+  constructor(message: string) {
+    super('FCGIPM_ERR_BODY_TOO_LARGE', message);
+  }
+}
+
+export class ClientAbortedError extends FcgipmError {
+  constructor(message: string) {
+    super('FCGIPM_ERR_CLIENT_ABORTED', message);
+  }
+}
+
+/** The pool or manager is closing and takes no new requests. */
+export class ClosedError extends FcgipmError {
+  constructor(message: string) {
+    super('FCGIPM_ERR_CLOSED', message);
+  }
+}
+
+/** The IPC socket directory cannot be created or used. The message is one line for operators. */
+export class IpcDirError extends FcgipmError {
+  constructor(message: string, cause?: unknown) {
+    super('FCGIPM_ERR_IPC_DIR', message, { cause });
+  }
+}
+
+/** A system call in the native addon failed; `errno` is the symbolic name (EADDRINUSE, …). */
+export class NativeError extends FcgipmError {
+  readonly errno: string;
+  readonly syscall: string;
+  constructor(syscall: string, errno: string, message: string) {
+    super('FCGIPM_ERR_NATIVE', message);
+    this.syscall = syscall;
+    this.errno = errno;
+  }
+}
+
+/** A bad option passed to a constructor; the message names the option. */
+export class InvalidArgumentError extends FcgipmError {
+  constructor(message: string) {
+    super('FCGIPM_ERR_INVALID_ARG', message);
+  }
+}
+
+export function isFcgipmError(err: unknown): err is FcgipmError {
+  return err instanceof FcgipmError;
+}
