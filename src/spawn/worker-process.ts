@@ -1,0 +1,242 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import { InvalidArgumentError, SpawnError } from '../errors';
+import type { Logger } from '../log';
+import { closeFd, listenUnix } from './native';
+import { captureOutput } from './output-lines';
+
+/** PATH for workers when the manager has none (the usual Debian default without sbin). */
+export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+export const DEFAULT_BACKLOG = 128;
+/** The worker socket: only its owner (the worker's user) may connect. */
+export const SOCKET_MODE = 0o600;
+/**
+ * After the process exited, how long to wait for EOF on its stdout/stderr before giving up
+ * on them: a grandchild (a daemonising app, php-cgi's own children) may hold the pipes
+ * open, and 'exit' must not wait for it. Kept well under a second because the pool waits
+ * on `exited` to decide whether a request may be replayed.
+ */
+export const STDIO_DRAIN_MS = 500;
+
+export interface WorkerSpawnOptions {
+  /** Path to the executable, resolved to absolute; no PATH search (mod_fcgid uses APR_PROGRAM). */
+  command: string;
+  args?: readonly string[];
+  /** From IpcDir.nextSocketPath(). */
+  socketPath: string;
+  /** Configured variables; the child's environment is exactly PATH (+ LD_LIBRARY_PATH) + these. */
+  env?: Readonly<Record<string, string>>;
+  /** Default: the executable's directory (mod_fcgid's rule, reference §3). */
+  cwd?: string;
+  /** listen() backlog; default 128. */
+  backlog?: number;
+  /** Already a child logger carrying { pool }; each worker adds { pid }. */
+  logger: Logger;
+  /** Run the worker as this user / group (the manager must be root); the socket is chowned to them. */
+  uid?: number;
+  gid?: number;
+  /**
+   * Start the worker in a session of its own (setsid), default true. A Ctrl-C in the
+   * manager's terminal then reaches the manager only, which drains the workers gracefully;
+   * mod_fcgid's apps share httpd's process group and die with it at once.
+   */
+  newProcessGroup?: boolean;
+}
+
+export interface WorkerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The program could not be started (exec failure: ENOENT, EACCES, a bad cwd). */
+  error?: Error;
+}
+
+export interface WorkerProcessEvents {
+  exit: [info: WorkerExit];
+}
+
+/**
+ * The child's environment: PATH (the manager's, or DEFAULT_PATH), LD_LIBRARY_PATH when the
+ * manager has one, then the configured variables, which override. Nothing else — no HOME,
+ * USER or LANG — as mod_fcgid's default_proc_env (reference §3).
+ */
+export function workerEnvironment(configured: Readonly<Record<string, string>> = {}, parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  // No prototype: a variable named __proto__ stays a variable.
+  const env = Object.create(null) as Record<string, string>;
+  env.PATH = parent.PATH !== undefined && parent.PATH !== '' ? parent.PATH : DEFAULT_PATH;
+  if (parent.LD_LIBRARY_PATH !== undefined) env.LD_LIBRARY_PATH = parent.LD_LIBRARY_PATH;
+  for (const [name, value] of Object.entries(configured)) env[name] = value;
+  return env;
+}
+
+/** Duck-typed: Node's own errors are not `instanceof` a vm sandbox's Error (jest). */
+function errorText(err: unknown): string {
+  const message = typeof err === 'object' && err !== null ? (err as { message?: unknown }).message : undefined;
+  return typeof message === 'string' ? message : String(err);
+}
+
+function validate(options: WorkerSpawnOptions): void {
+  if (typeof options.command !== 'string' || options.command === '') throw new InvalidArgumentError('WorkerProcess: command must be a non-empty path');
+  if (typeof options.socketPath !== 'string' || options.socketPath === '') throw new InvalidArgumentError('WorkerProcess: socketPath must be a non-empty path');
+  if (options.args !== undefined && !options.args.every((a) => typeof a === 'string')) throw new InvalidArgumentError('WorkerProcess: args must be strings');
+  const { backlog } = options;
+  if (backlog !== undefined && (!Number.isInteger(backlog) || backlog < 1)) throw new InvalidArgumentError(`WorkerProcess: backlog must be a positive integer, got ${String(backlog)}`);
+  for (const key of ['uid', 'gid'] as const) {
+    const id = options[key];
+    if (id !== undefined && (!Number.isInteger(id) || id < 0)) throw new InvalidArgumentError(`WorkerProcess: ${key} must be a non-negative integer, got ${String(id)}`);
+  }
+}
+
+/** Unlinks the worker's socket if it is still a socket there; a failure is logged, never thrown. */
+function removeSocket(socketPath: string, logger: Logger): void {
+  try {
+    if (fs.lstatSync(socketPath, { throwIfNoEntry: false })?.isSocket()) fs.unlinkSync(socketPath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ socket: socketPath, err: errorText(err) }, 'cannot remove worker socket');
+  }
+}
+
+/**
+ * One FastCGI application process with its listening socket on fd 0 (FCGI_LISTENSOCK_FILENO),
+ * stdout and stderr captured line by line into the log. Emits 'exit' exactly once, after the
+ * socket file was unlinked and the output flushed to the log.
+ */
+export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
+  readonly socketPath: string;
+  readonly pid: number | undefined;
+  /** Date.now() at spawn. */
+  readonly startedAt: number;
+  readonly exited: Promise<WorkerExit>;
+
+  private readonly child: ChildProcess;
+  private readonly log: Logger;
+  private readonly outputDone: Promise<void>;
+  private resolveExited!: (exit: WorkerExit) => void;
+  private info: WorkerExit | undefined;
+  private gone = false;
+  private settling = false;
+  private killRequested = false;
+
+  /**
+   * Synchronous. Creates the listening socket (mode 0600, close-on-exec, blocking), spawns
+   * the child with stdio [socket, pipe, pipe] and closes the manager's copy of the socket at
+   * once. Throws SpawnError when the socket cannot be created or spawn() throws; an exec
+   * failure arrives later as 'exit' with `error` set.
+   */
+  static spawn(options: WorkerSpawnOptions): WorkerProcess {
+    validate(options);
+    const command = path.resolve(options.command);
+    const cwd = options.cwd !== undefined ? path.resolve(options.cwd) : path.dirname(command);
+    const { socketPath, uid, gid } = options;
+    const startedAt = Date.now();
+
+    let fd: number;
+    try {
+      fd = listenUnix(socketPath, options.backlog ?? DEFAULT_BACKLOG, SOCKET_MODE);
+    } catch (err) {
+      throw new SpawnError(`cannot create worker socket ${socketPath}: ${errorText(err)}`, err);
+    }
+    let child: ChildProcess;
+    try {
+      // The socket belongs to the worker's user, as mod_fcgid chowns it (reference §3 step 4).
+      if (uid !== undefined || gid !== undefined) fs.chownSync(socketPath, uid ?? -1, gid ?? -1);
+      child = spawn(command, [...(options.args ?? [])], {
+        cwd,
+        env: workerEnvironment(options.env),
+        // The raw fd becomes the child's fd 0 (libuv dup2s it, clearing close-on-exec there).
+        stdio: [fd, 'pipe', 'pipe'],
+        detached: options.newProcessGroup ?? true,
+        uid,
+        gid,
+      });
+    } catch (err) {
+      removeSocket(socketPath, options.logger);
+      throw new SpawnError(`cannot start ${command}: ${errorText(err)}`, err);
+    } finally {
+      // The child holds its own copy now (or never will); ours must not outlive this call.
+      closeFd(fd);
+    }
+    return new WorkerProcess(child, command, socketPath, startedAt, options.logger);
+  }
+
+  private constructor(child: ChildProcess, command: string, socketPath: string, startedAt: number, logger: Logger) {
+    super();
+    this.child = child;
+    this.socketPath = socketPath;
+    this.startedAt = startedAt;
+    this.pid = child.pid;
+    this.log = child.pid !== undefined ? logger.child({ pid: child.pid }) : logger;
+    this.exited = new Promise((resolve) => {
+      this.resolveExited = resolve;
+    });
+    this.outputDone = Promise.all([
+      child.stdout ? captureOutput(child.stdout, { logger: this.log, stream: 'stdout' }) : undefined,
+      child.stderr ? captureOutput(child.stderr, { logger: this.log, stream: 'stderr' }) : undefined,
+    ]).then(() => undefined);
+
+    child.once('exit', (code, signal) => {
+      this.gone = true;
+      this.settle({ code, signal });
+    });
+    child.on('error', (err) => {
+      if (child.pid === undefined && !this.gone) {
+        // Node's 'error' without a pid: the program never ran.
+        this.gone = true;
+        const error = new SpawnError(`cannot execute ${command}: ${errorText(err)}`, err);
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        this.settle({ code: null, signal: null, error });
+      } else {
+        // A failed kill() (EPERM): the process is still there.
+        this.log.warn({ err: errorText(err) }, 'cannot signal worker process');
+      }
+    });
+  }
+
+  /** Set once 'exit' has been emitted. */
+  get exitInfo(): WorkerExit | undefined {
+    return this.info;
+  }
+
+  /** The process was started and has not exited yet. */
+  get alive(): boolean {
+    return this.pid !== undefined && !this.gone;
+  }
+
+  /** Signals the worker (default SIGTERM); false if it is already gone. */
+  kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
+    if (!this.alive) return false;
+    this.killRequested = true;
+    return this.child.kill(signal);
+  }
+
+  private settle(exit: WorkerExit): void {
+    if (this.settling) return;
+    this.settling = true;
+    const timer = setTimeout(() => {
+      this.log.debug({ waitedMs: STDIO_DRAIN_MS }, 'worker output still open after exit; a process it started may hold it');
+      this.child.stdout?.destroy();
+      this.child.stderr?.destroy();
+    }, STDIO_DRAIN_MS);
+    void this.outputDone.then(() => {
+      clearTimeout(timer);
+      // Out of the promise chain: an 'exit' listener that throws is an uncaught exception,
+      // as with any event, not an unhandled rejection.
+      process.nextTick(() => this.finish(exit));
+    });
+  }
+
+  private finish(exit: WorkerExit): void {
+    removeSocket(this.socketPath, this.log);
+    this.info = exit;
+    const fields = { code: exit.code, signal: exit.signal, runtimeMs: Date.now() - this.startedAt };
+    if (exit.error) this.log.warn({ ...fields, err: exit.error.message }, 'worker process could not be started');
+    // A kill the caller asked for is the caller's to report (the pool logs retirements).
+    else if (this.killRequested) this.log.debug(fields, 'worker process exited');
+    else if (exit.code === 0) this.log.info(fields, 'worker process exited');
+    else this.log.warn(fields, 'worker process exited');
+    this.resolveExited(exit);
+    this.emit('exit', exit);
+  }
+}
