@@ -79,15 +79,21 @@ export class BadCgiHeaderError extends FcgipmError {
 }
 
 /**
- * The worker closed the connection or died. `requestSent` says whether any byte of the
- * request reached it: a request that never did may be replayed on another worker
- * (DESIGN.md "the manager dispatches"), one that did never is.
+ * The worker closed the connection (or died) before END_REQUEST. The pool decides from these
+ * facts whether the request may be replayed on another worker (DESIGN.md "the manager
+ * dispatches"): only when the app answered nothing on a connection it had already served,
+ * the body can be sent again, and the worker exited cleanly — php-cgi's
+ * PHP_FCGI_MAX_REQUESTS race. A request the app may have acted on is never replayed.
  */
 export class WorkerClosedError extends FcgipmError {
-  readonly requestSent: boolean;
-  constructor(message: string, requestSent: boolean) {
+  /** Some STDOUT or STDERR byte of this request arrived. */
+  readonly responseStarted: boolean;
+  /** The connection had carried an earlier request (a kept FCGI_KEEP_CONN connection). */
+  readonly reusedConnection: boolean;
+  constructor(message: string, facts: { responseStarted: boolean; reusedConnection: boolean }) {
     super('FCGIPM_ERR_WORKER_CLOSED', message);
-    this.requestSent = requestSent;
+    this.responseStarted = facts.responseStarted;
+    this.reusedConnection = facts.reusedConnection;
   }
 }
 

@@ -1,0 +1,137 @@
+import { FcgipmError } from '../errors';
+import { createLogger } from '../log';
+import { markInheritedDescriptorsCloexec } from '../spawn/fd-hygiene';
+import { VERSION } from '../version';
+import { parseRunArgs, RUN_USAGE } from './run-args';
+import { startRunServer } from './run-server';
+
+/** Process exit codes: 0 clean stop, 1 start-up failure, 2 usage error. */
+export const EXIT_OK = 0;
+export const EXIT_STARTUP = 1;
+export const EXIT_USAGE = 2;
+
+const USAGE = `usage: fcgipm <command> [options]
+
+commands:
+  run [options] [--] COMMAND [ARG...]   serve HTTP through FastCGI workers running COMMAND
+  --version                             print the version
+
+'fcgipm run --help' lists the run options.
+`;
+
+/** The CLI's only output channel besides the log: one line an operator can act on. */
+function say(line: string): void {
+  process.stderr.write(`fcgipm: ${line}\n`);
+}
+
+function describe(err: unknown): string {
+  if (err instanceof FcgipmError) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e === 'object' && e.code === 'EADDRINUSE') return `cannot listen: address already in use (${e.message})`;
+  if (e && typeof e === 'object' && e.code === 'EACCES') return `cannot listen: permission denied (${e.message})`;
+  return e instanceof Error ? e.message : String(err);
+}
+
+async function run(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help') && (argv.indexOf('--help') < argv.indexOf('--') || !argv.includes('--'))) {
+    process.stdout.write(RUN_USAGE);
+    return EXIT_OK;
+  }
+  let args;
+  try {
+    args = parseRunArgs(argv);
+  } catch (err) {
+    say(describe(err));
+    process.stderr.write(`run 'fcgipm run --help' for the options\n`);
+    return EXIT_USAGE;
+  }
+  const logger = createLogger(args.logLevel !== undefined ? { level: args.logLevel } : {});
+  // Descriptors we inherited must not reach workers (DESIGN.md "Descriptor hygiene").
+  markInheritedDescriptorsCloexec();
+
+  let server;
+  try {
+    server = await startRunServer({
+      ipcDir: args.ipcDir,
+      http: args.http,
+      logger,
+      ...(args.maxBodyBytes !== undefined ? { maxBodyBytes: args.maxBodyBytes } : {}),
+      pool: {
+        command: args.command,
+        args: args.args,
+        env: args.env,
+        ...(args.min !== undefined ? { minProcesses: args.min } : {}),
+        ...(args.max !== undefined ? { maxProcesses: args.max } : {}),
+        ...(args.maxRequests !== undefined ? { maxRequestsPerProcess: args.maxRequests } : {}),
+        ...(args.busyTimeoutMs !== undefined ? { busyTimeoutMs: args.busyTimeoutMs } : {}),
+        ...(args.ioTimeoutMs !== undefined ? { ioTimeoutMs: args.ioTimeoutMs } : {}),
+        ...(args.queueTimeoutMs !== undefined ? { queueTimeoutMs: args.queueTimeoutMs } : {}),
+        ...(args.maxQueue !== undefined ? { maxQueue: args.maxQueue } : {}),
+      },
+    });
+  } catch (err) {
+    say(describe(err));
+    logger.flush();
+    return EXIT_STARTUP;
+  }
+
+  const addr = server.httpAddress;
+  logger.info(
+    { http: addr ? `${addr.address}:${addr.port}` : 'off', command: server.pool.options.command, ipcDir: server.ipcDir.dir },
+    'fcgipm ready',
+  );
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ signal }, 'already stopping; in-flight requests are being drained');
+        return;
+      }
+      stopping = true;
+      logger.info({ signal, drainTimeoutMs: args.drainTimeoutMs }, 'stopping gracefully');
+      server.close(args.drainTimeoutMs).then(
+        () => {
+          logger.info('stopped');
+          resolve(EXIT_OK);
+        },
+        (err: unknown) => {
+          logger.error({ err: describe(err) }, 'error while stopping');
+          resolve(EXIT_STARTUP);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+export function main(argv: readonly string[]): void {
+  const [command, ...rest] = argv;
+  let result: Promise<number>;
+  switch (command) {
+    case 'run':
+      result = run(rest);
+      break;
+    case '--version':
+    case 'version':
+      process.stdout.write(`fcgipm ${VERSION}\n`);
+      result = Promise.resolve(EXIT_OK);
+      break;
+    case undefined:
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      result = Promise.resolve(command === undefined ? EXIT_USAGE : EXIT_OK);
+      break;
+    default:
+      say(`unknown command '${command}'`);
+      process.stderr.write(USAGE);
+      result = Promise.resolve(EXIT_USAGE);
+  }
+  void result.then((code) => {
+    process.exitCode = code;
+    // Workers are gone and listeners closed; leave once stdout (pino) has flushed.
+    setImmediate(() => process.exit(code));
+  });
+}

@@ -1,0 +1,90 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { BodyTooLargeError, ClientAbortedError, type FcgipmError } from '../errors';
+
+export interface SpoolOptions {
+  /** Bytes kept in memory before the body moves to a temp file (FcgidMaxRequestInMem). */
+  readonly memoryLimit: number;
+  /** Largest body accepted; more → BodyTooLargeError (413). */
+  readonly maxBytes: number;
+  readonly tmpDir?: string;
+}
+
+export type SpooledBody =
+  | { readonly kind: 'buffer'; readonly data: Buffer; readonly length: number; dispose(): void }
+  | { readonly kind: 'file'; readonly path: string; readonly length: number; dispose(): void };
+
+/**
+ * Reads a body of unknown length (HTTP/1.1 chunked) to the end so that CONTENT_LENGTH can be
+ * sent, as RFC 3875 §4.1.2 requires: memory up to memoryLimit, then a private temp file
+ * (mode 0600, removed by dispose()). A body that exceeds maxBytes rejects at once.
+ */
+export function spoolBody(stream: Readable, options: SpoolOptions): Promise<SpooledBody> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    let file: { path: string; fd: number; dir: string } | undefined;
+    let done = false;
+
+    const cleanupFile = (): void => {
+      if (!file) return;
+      try {
+        fs.closeSync(file.fd);
+      } catch {
+        // already closed
+      }
+      fs.rmSync(file.dir, { recursive: true, force: true });
+    };
+    const fail = (err: FcgipmError): void => {
+      if (done) return;
+      done = true;
+      stream.off('data', onData);
+      cleanupFile();
+      reject(err);
+    };
+    const onData = (chunk: Buffer): void => {
+      length += chunk.length;
+      if (length > options.maxBytes) {
+        fail(new BodyTooLargeError(`request body exceeds the limit of ${options.maxBytes} bytes`));
+        // Keep reading (and discarding) so the 413 can be sent on a healthy connection.
+        stream.resume();
+        return;
+      }
+      if (!file && length <= options.memoryLimit) {
+        chunks.push(chunk);
+        return;
+      }
+      try {
+        if (!file) {
+          const dir = fs.mkdtempSync(path.join(options.tmpDir ?? os.tmpdir(), 'fcgipm-body-'));
+          const p = path.join(dir, 'body');
+          file = { dir, path: p, fd: fs.openSync(p, 'wx', 0o600) };
+          for (const c of chunks) fs.writeSync(file.fd, c);
+          chunks.length = 0;
+        }
+        // Synchronous writes keep ordering simple; a page-cache write of one chunk is cheap.
+        fs.writeSync(file.fd, chunk);
+      } catch (err) {
+        fail(new BodyTooLargeError(`cannot spool request body: ${(err as Error).message}`));
+      }
+    };
+    stream.on('data', onData);
+    stream.once('error', () => fail(new ClientAbortedError('client went away while sending the body')));
+    stream.once('close', () => {
+      if (!done && !stream.readableEnded) fail(new ClientAbortedError('client went away while sending the body'));
+    });
+    stream.once('end', () => {
+      if (done) return;
+      done = true;
+      if (file) {
+        fs.closeSync(file.fd);
+        const f = file;
+        resolve({ kind: 'file', path: f.path, length, dispose: () => fs.rmSync(f.dir, { recursive: true, force: true }) });
+      } else {
+        resolve({ kind: 'buffer', data: Buffer.concat(chunks, length), length, dispose: () => undefined });
+      }
+    });
+  });
+}

@@ -1,0 +1,153 @@
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { EndRequest, ResponseHandler } from '../client/request';
+import type { FcgipmError } from '../errors';
+import type { Logger } from '../log';
+import type { DispatchHandle } from '../pm/pool';
+import { CgiHeaderParser, type CgiHead } from '../protocol/cgi-response';
+
+/** Response headers that describe the app's hop, not ours (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection']);
+
+/** Seconds a client is told to wait after a 503 (queue full, queue timeout, app failing to start). */
+const RETRY_AFTER_SECONDS = 5;
+
+export interface CgiResponseWriterOptions {
+  readonly res: ServerResponse;
+  readonly log: Logger;
+  readonly reqId: string;
+  /** Largest CGI header block accepted from the app (mod_fcgid: 8 KiB per line). */
+  readonly maxHeaderBytes: number;
+  /** RFC 3875 §6.2.2: a path-only Location without Status is served as a new GET. */
+  readonly onLocalRedirect: (location: string) => void;
+}
+
+/**
+ * Turns one FastCGI response (CGI header block + body on STDOUT) into the HTTP response:
+ * RFC 3875 §6 status rules, repeated headers kept apart, body streamed as it comes with
+ * back-pressure to the worker, and failures mapped to their HTTP status.
+ */
+export class CgiResponseWriter implements ResponseHandler {
+  handle: DispatchHandle | undefined;
+  private readonly o: CgiResponseWriterOptions;
+  private readonly parser: CgiHeaderParser;
+  private headDone = false;
+  private finished = false;
+  private waitingDrain = false;
+
+  constructor(options: CgiResponseWriterOptions) {
+    this.o = options;
+    this.parser = new CgiHeaderParser({ maxHeaderBytes: options.maxHeaderBytes });
+  }
+
+  onStdout(chunk: Buffer): void {
+    if (this.finished) return;
+    if (this.headDone) {
+      this.writeBody(chunk);
+      return;
+    }
+    const r = this.parser.push(chunk);
+    if ('error' in r) {
+      this.handle?.abort();
+      this.fail(r.error);
+      return;
+    }
+    if (!r.done) return;
+    this.headDone = true;
+    if (this.writeHead(r.head) && r.rest.length > 0) this.writeBody(r.rest);
+  }
+
+  onStderr(): void {
+    // The pool already logged it with the request id.
+  }
+
+  onEnd(_end: EndRequest): void {
+    if (this.finished) return;
+    if (!this.headDone) {
+      this.fail(this.parser.end());
+      return;
+    }
+    this.finished = true;
+    this.o.res.end();
+  }
+
+  onError(err: FcgipmError): void {
+    if (this.finished) return;
+    this.fail(err);
+  }
+
+  /** Answers a request that failed before reaching a worker (bad URL, body too large). */
+  fail(err: FcgipmError): void {
+    this.finished = true;
+    const { res, log, reqId } = this.o;
+    if (err.code === 'FCGIPM_ERR_CLIENT_ABORTED') {
+      log.debug({ reqId, code: err.code }, 'client went away');
+      res.destroy();
+      return;
+    }
+    log.warn({ reqId, code: err.code, status: err.httpStatus, err: err.message }, 'request failed');
+    if (res.headersSent) {
+      // Too late for a status: cut the connection so the client sees a truncated response.
+      res.destroy();
+      return;
+    }
+    const status = err.httpStatus;
+    const body = `${status} ${STATUS_CODES[status] ?? 'Error'} (${err.code})\n`;
+    const headers: Record<string, string | number> = {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'x-fcgipm-error': err.code,
+    };
+    if (status === 503) headers['retry-after'] = RETRY_AFTER_SECONDS;
+    // The body of a refused upload was not read; do not keep the connection.
+    if (status === 413) headers.connection = 'close';
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+
+  /** Returns false when the response is not sent here (a local redirect). */
+  private writeHead(head: CgiHead): boolean {
+    let status = head.status;
+    const location = head.location;
+    if (status === undefined && location !== undefined) {
+      if (location.startsWith('/') && !location.startsWith('//')) {
+        this.finished = true;
+        this.handle?.abort();
+        this.o.onLocalRedirect(location);
+        return false;
+      }
+      status = 302; // RFC 3875 §6.2.3 client redirect
+    }
+    const flat: string[] = [];
+    for (const [name, value] of head.headers) {
+      if (HOP_BY_HOP.has(name.toLowerCase())) continue;
+      flat.push(name, value);
+    }
+    const res = this.o.res;
+    if (head.reason !== undefined && head.reason !== '') res.writeHead(status ?? 200, head.reason, flat);
+    else res.writeHead(status ?? 200, flat);
+    return true;
+  }
+
+  private writeBody(chunk: Buffer): void {
+    const res = this.o.res;
+    let ok: boolean;
+    try {
+      ok = res.write(chunk);
+    } catch (err) {
+      // e.g. the app sent more bytes than its own Content-Length.
+      this.o.log.warn({ reqId: this.o.reqId, err: (err as Error).message }, 'cannot write response body');
+      this.finished = true;
+      this.handle?.abort();
+      res.destroy();
+      return;
+    }
+    if (!ok && !this.waitingDrain) {
+      this.waitingDrain = true;
+      this.handle?.pauseResponse();
+      res.once('drain', () => {
+        this.waitingDrain = false;
+        this.handle?.resumeResponse();
+      });
+    }
+  }
+}

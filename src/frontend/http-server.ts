@@ -1,0 +1,201 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { RequestBody } from '../client/request';
+import { BodyTooLargeError, FcgipmError, InvalidArgumentError } from '../errors';
+import type { Logger } from '../log';
+import type { Pool } from '../pm/pool';
+import { spoolBody } from './body-spool';
+import { buildCgiParams, decodePath, type ScriptTarget } from './cgi-env';
+import { CgiResponseWriter } from './cgi-response-writer';
+
+/** A local redirect that redirects again; RFC 3875 leaves the bound to the server. */
+const MAX_LOCAL_REDIRECTS = 10;
+
+export interface Route {
+  readonly pool: Pool;
+  readonly target: ScriptTarget;
+}
+
+export interface HttpFrontendOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Maps a decoded URL path to the pool and script that serve it; undefined → 404. */
+  readonly resolve: (path: string) => Route | undefined;
+  readonly logger: Logger;
+  readonly serverSoftware: string;
+  /** Largest request body; more → 413 (mod_fcgid's FcgidMaxRequestLen is 128 KiB and answers 500). */
+  readonly maxBodyBytes?: number;
+  /** A chunked body is held in memory up to this, then spooled to a temp file. */
+  readonly bodyMemoryLimit?: number;
+  /** Largest CGI header block accepted from an app. */
+  readonly maxResponseHeaderBytes?: number;
+}
+
+export const HTTP_DEFAULTS = {
+  maxBodyBytes: 1024 * 1024 * 1024,
+  bodyMemoryLimit: 1024 * 1024,
+  maxResponseHeaderBytes: 64 * 1024,
+} as const;
+
+interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly id: string;
+  readonly log: Logger;
+  dispose: (() => void) | undefined;
+  writer: CgiResponseWriter | undefined;
+}
+
+/**
+ * The HTTP/1.1 front end (Node's http server): one exchange per request, CGI variables per
+ * RFC 3875, request bodies streamed (or spooled when chunked), responses streamed.
+ *
+ * Lifecycle: listen() → close() (stops accepting, lets in-flight exchanges finish).
+ */
+export class HttpFrontend {
+  private readonly o: Required<HttpFrontendOptions>;
+  private readonly server: http.Server;
+  private seq = 0;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: HttpFrontendOptions) {
+    if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
+      throw new InvalidArgumentError(`http port must be 0-65535, got ${String(options.port)}`);
+    }
+    this.o = { ...HTTP_DEFAULTS, ...options };
+    this.server = http.createServer((req, res) => this.onRequest(req, res));
+    // Idle keep-alive connections are closed on stop; in-flight ones finish first.
+    this.server.keepAliveTimeout = 5_000;
+  }
+
+  /** Resolves with the bound address; rejects with the listen error (EADDRINUSE, EACCES…). */
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(this.o.port, this.o.host, () => {
+        this.server.off('error', onError);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  get address(): AddressInfo | undefined {
+    const a = this.server.address();
+    return a && typeof a === 'object' ? a : undefined;
+  }
+
+  /** Stops accepting; resolves when every in-flight exchange has finished. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+    });
+    return this.closing;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    this.seq += 1;
+    const id = this.seq.toString(36);
+    const ex: Exchange = { req, res, id, log: this.o.logger, dispose: undefined, writer: undefined };
+    if (this.closing) res.setHeader('connection', 'close');
+    res.once('close', () => {
+      ex.dispose?.();
+      if (!res.writableFinished) ex.writer?.handle?.abort();
+    });
+    this.serve(ex, req.url ?? '/', req.method ?? 'GET', 0);
+  }
+
+  private serve(ex: Exchange, url: string, method: string, hops: number): void {
+    const writer = new CgiResponseWriter({
+      res: ex.res,
+      log: ex.log,
+      reqId: ex.id,
+      maxHeaderBytes: this.o.maxResponseHeaderBytes,
+      onLocalRedirect: (location) => {
+        if (hops + 1 > MAX_LOCAL_REDIRECTS) {
+          this.simple(ex, 500, `more than ${MAX_LOCAL_REDIRECTS} local redirects`);
+          return;
+        }
+        this.serve(ex, location, 'GET', hops + 1);
+      },
+    });
+    ex.writer = writer;
+
+    const q = url.indexOf('?');
+    const path = decodePath(q >= 0 ? url.slice(0, q) : url);
+    if (path === undefined || !path.startsWith('/') || path.includes('\0')) {
+      this.simple(ex, 400, 'malformed request path');
+      return;
+    }
+    const route = this.o.resolve(path);
+    if (!route) {
+      this.simple(ex, 404, 'no application serves this path');
+      return;
+    }
+
+    const send = (body: RequestBody, contentLength: number | undefined): void => {
+      const params = buildCgiParams({
+        req: ex.req,
+        target: route.target,
+        url,
+        method,
+        contentLength,
+        serverSoftware: this.o.serverSoftware,
+        scheme: 'http',
+      });
+      writer.handle = route.pool.dispatch({ params, body }, writer, { method, uri: url, id: ex.id });
+    };
+
+    // After a local redirect the new request is a GET without a body (RFC 3875 §6.2.2).
+    if (hops > 0) {
+      send({ kind: 'none' }, undefined);
+      return;
+    }
+    const req = ex.req;
+    const declared = req.headers['content-length'];
+    if (declared !== undefined) {
+      const length = Number(declared);
+      if (length > this.o.maxBodyBytes) {
+        writer.fail(new BodyTooLargeError(`request body of ${length} bytes exceeds the limit of ${this.o.maxBodyBytes}`));
+        return;
+      }
+      send(length > 0 ? { kind: 'stream', stream: req } : { kind: 'none' }, length);
+      return;
+    }
+    if (req.headers['transfer-encoding'] === undefined) {
+      send({ kind: 'none' }, undefined);
+      return;
+    }
+    // Chunked: the app must see CONTENT_LENGTH (RFC 3875 §4.1.2), so the body is read first.
+    spoolBody(req, { memoryLimit: this.o.bodyMemoryLimit, maxBytes: this.o.maxBodyBytes }).then(
+      (spooled) => {
+        ex.dispose = () => spooled.dispose();
+        if (ex.res.destroyed) {
+          spooled.dispose();
+          return;
+        }
+        const body: RequestBody =
+          spooled.kind === 'buffer'
+            ? { kind: 'buffer', data: spooled.data }
+            : { kind: 'file', path: spooled.path, length: spooled.length };
+        send(spooled.length > 0 ? body : { kind: 'none' }, spooled.length);
+      },
+      (err: unknown) => {
+        if (err instanceof FcgipmError) writer.fail(err);
+        else ex.res.destroy();
+      },
+    );
+  }
+
+  private simple(ex: Exchange, status: number, message: string): void {
+    ex.log.info({ reqId: ex.id, status, url: ex.req.url }, message);
+    if (ex.res.headersSent) {
+      ex.res.destroy();
+      return;
+    }
+    const body = `${status} ${http.STATUS_CODES[status] ?? ''}: ${message}\n`;
+    ex.res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    ex.res.end(body);
+  }
+}

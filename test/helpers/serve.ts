@@ -1,0 +1,65 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { startRunServer, type RunServer } from '../../src/cli/run-server';
+import type { PoolOptionsInput } from '../../src/pm/pool-options';
+import { fixture, memoryLogger, tempDir, type MemoryLog } from './fixtures';
+
+export interface Served {
+  server: RunServer;
+  base: string;
+  ipcDir: string;
+  lines: Array<Record<string, unknown>>;
+  waitForLine: MemoryLog['waitForLine'];
+  /** Most worker processes alive at once since start. */
+  peakWorkers(): number;
+  close(): Promise<void>;
+}
+
+const open: Served[] = [];
+
+/** Starts `fcgipm run` in-process on a loopback port with a private IPC dir. */
+export async function serve(
+  fixtureName: string,
+  pool: Partial<PoolOptionsInput> = {},
+  extra: { maxBodyBytes?: number } = {},
+): Promise<Served> {
+  const dir = tempDir();
+  const ipcDir = path.join(dir, 'sock');
+  const { logger, lines, waitForLine } = memoryLogger();
+  const server = await startRunServer({
+    pool: { command: fixture(fixtureName), ...pool },
+    ipcDir,
+    http: { host: '127.0.0.1', port: 0 },
+    logger,
+    ...extra,
+  });
+  let alive = 0;
+  let peak = 0;
+  server.pool.on('worker-start', () => {
+    alive += 1;
+    peak = Math.max(peak, alive);
+  });
+  server.pool.on('worker-exit', () => {
+    alive -= 1;
+  });
+  const served: Served = {
+    server,
+    base: `http://127.0.0.1:${server.httpAddress!.port}`,
+    ipcDir,
+    lines,
+    waitForLine,
+    peakWorkers: () => peak,
+    close: async () => {
+      await server.close(5_000);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  open.push(served);
+  return served;
+}
+
+/** Closes every server started by serve(); call from afterEach. */
+export async function closeAll(): Promise<void> {
+  const all = open.splice(0);
+  await Promise.all(all.map((s) => s.close()));
+}
