@@ -1,0 +1,167 @@
+/**
+ * `fcgipm run` as an operator runs it: the real bin/fcgipm.js (from dist/, built by
+ * `npm test`'s pretest), real signals, exit codes and the one-line start-up errors.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { fixture, tempDir } from '../helpers/fixtures';
+import { httpRequest } from '../helpers/http-client';
+
+const BIN = path.resolve(__dirname, '../../bin/fcgipm.js');
+
+interface Cli {
+  child: ChildProcess;
+  stderr: () => string;
+  lines: Array<Record<string, unknown>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  waitForLine(match: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+}
+
+const started: Cli[] = [];
+const dirs: string[] = [];
+
+afterEach(async () => {
+  for (const c of started.splice(0)) {
+    if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+    await c.exited;
+  }
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function dir(): string {
+  const d = tempDir();
+  dirs.push(d);
+  return d;
+}
+
+function cli(args: string[], extraFds = 0): Cli {
+  const stdio: Array<'pipe' | 'ignore'> = ['ignore', 'pipe', 'pipe'];
+  for (let i = 0; i < extraFds; i += 1) stdio.push('pipe');
+  const child = spawn(process.execPath, [BIN, ...args], { stdio });
+  let err = '';
+  let buf = '';
+  const lines: Array<Record<string, unknown>> = [];
+  const waiters: Array<() => void> = [];
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  child.stdout!.on('data', (c: Buffer) => {
+    buf += c.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const l = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (l.startsWith('{')) lines.push(JSON.parse(l) as Record<string, unknown>);
+      for (const w of waiters.splice(0)) w();
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      for (const w of waiters.splice(0)) w();
+      resolve({ code, signal });
+    }),
+  );
+  const c: Cli = {
+    child,
+    stderr: () => err,
+    lines,
+    exited,
+    waitForLine: async (match) => {
+      for (;;) {
+        const found = lines.find(match);
+        if (found) return found;
+        if (child.exitCode !== null) throw new Error(`fcgipm exited (${child.exitCode}): ${err}`);
+        await new Promise<void>((r) => waiters.push(r));
+      }
+    },
+  };
+  started.push(c);
+  return c;
+}
+
+async function ready(c: Cli): Promise<string> {
+  const line = await c.waitForLine((l) => l.msg === 'fcgipm ready');
+  return `http://${String(line.http)}`;
+}
+
+describe('fcgipm run', () => {
+  test('serves the app, and SIGTERM lets the in-flight request finish before exiting 0', async () => {
+    const ipc = path.join(dir(), 'sock');
+    const c = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', ipc, '--max', '2', '--', fixture('slow')]);
+    const base = await ready(c);
+    const body = await new Promise<string>((resolve, reject) => {
+      http
+        .get(`${base}/?trickle=4&interval=200`, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => {
+            if (text === '') c.child.kill('SIGTERM'); // the request is in flight now
+            text += chunk.toString();
+          });
+          res.on('end', () => resolve(text));
+          res.on('error', reject);
+        })
+        .on('error', reject);
+    });
+    expect(body).toBe('chunk 1\nchunk 2\nchunk 3\nchunk 4\n');
+    const exit = await c.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(c.lines.some((l) => l.msg === 'stopping gracefully')).toBe(true);
+    expect(c.lines.some((l) => l.msg === 'stopped')).toBe(true);
+    expect(fs.readdirSync(ipc)).toEqual([]);
+  });
+
+  test('workers see fds 0, 1, 2 only, even when fcgipm inherited more', async () => {
+    const d = dir();
+    const report = path.join(d, 'report');
+    const c = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(d, 'sock'), '--min', '1',
+      '--env', `PROBE_REPORT=${report}`, '--', fixture('probe')], 2);
+    const base = await ready(c);
+    const r = await httpRequest(`${base}/`);
+    expect(r.status).toBe(200);
+    const text = fs.readFileSync(report, 'utf8');
+    expect(text).toMatch(/^fds 0,1,2$/m);
+    expect(text).toMatch(/^peername ENOTCONN$/m);
+    c.child.kill('SIGINT');
+    expect((await c.exited).code).toBe(0);
+  });
+
+  test('a missing command is one clear line and exit 1', async () => {
+    const c = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(dir(), 'sock'), '--', './no/such/app.fcgi']);
+    const exit = await c.exited;
+    expect(exit.code).toBe(1);
+    expect(c.stderr()).toBe('fcgipm: cannot run ./no/such/app.fcgi: ENOENT (no such file)\n');
+  });
+
+  test('an unusable IPC directory is one clear line naming it, and exit 1', async () => {
+    const file = path.join(dir(), 'plain-file');
+    fs.writeFileSync(file, '');
+    const c = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(file, 'sock'), '--', fixture('hello')]);
+    const exit = await c.exited;
+    expect(exit.code).toBe(1);
+    const lines = c.stderr().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(path.join(file, 'sock'));
+    expect(lines[0]).toMatch(/^fcgipm: /);
+  });
+
+  test('a port in use is one clear line and exit 1', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const c = cli(['run', '--http', `127.0.0.1:${port}`, '--ipc-dir', path.join(dir(), 'sock'), '--', fixture('hello')]);
+      const exit = await c.exited;
+      expect(exit.code).toBe(1);
+      expect(c.stderr()).toMatch(/^fcgipm: cannot listen: address already in use .*\n$/);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  test('a bad option is a usage error: exit 2, naming the option', async () => {
+    const c = cli(['run', '--max', 'lots', fixture('hello')]);
+    expect((await c.exited).code).toBe(2);
+    expect(c.stderr()).toMatch(/^fcgipm: --max: expected a whole number >= 1, got "lots"\n/);
+  });
+});
