@@ -65,6 +65,7 @@ export class Connection {
   private readonly decoder: RecordDecoder;
   private state: State = 'idle';
   private served = 0;
+  private peerClosedIdle = false;
   private active: Active | undefined;
 
   static connect(path: string, options: ConnectionOptions & { connectTimeoutMs: number }): Promise<Connection> {
@@ -106,6 +107,11 @@ export class Connection {
   /** True when a new request may be started on this connection. */
   get reusable(): boolean {
     return this.state === 'idle' && !this.socket.destroyed && !this.socket.readableEnded;
+  }
+
+  /** The app closed this connection while no request was on it (it ignores FCGI_KEEP_CONN). */
+  get closedByPeer(): boolean {
+    return this.peerClosedIdle;
   }
 
   /** Requests completed on this connection. */
@@ -304,6 +310,7 @@ export class Connection {
   }
 
   private onPeerClosed(): void {
+    if (this.state === 'idle') this.peerClosedIdle = true;
     if (this.state !== 'closed') this.state = 'closed';
     const active = this.active;
     if (!active) return;

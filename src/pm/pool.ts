@@ -26,7 +26,10 @@ const MAX_ATTEMPTS = 3;
 const START_FAILURE_LIMIT = 3;
 const BACKOFF_MAX_MS = 30_000;
 /** How long to wait for a worker's exit when deciding whether a closed connection is replayable. */
-const EXIT_WAIT_MS = 1_000;
+const EXIT_WAIT_MS = 500;
+
+/** What became of a worker that closed a kept connection without answering. */
+type WorkerFate = 'exited-cleanly' | 'crashed' | 'alive';
 
 export interface RequestInfo {
   readonly method: string;
@@ -112,6 +115,8 @@ export class Pool extends EventEmitter<PoolEvents> {
   private lastStartFailure: SpawnError | undefined;
   private backoffUntil = 0;
   private minTimer: NodeJS.Timeout | undefined;
+  /** FCGI_KEEP_CONN in use; turned off once the app shows it closes connections anyway. */
+  private keepConn: boolean;
   private closing = false;
   private closed: Promise<void> | undefined;
   private drainWaiters: Array<() => void> = [];
@@ -121,6 +126,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.options = options;
     this.ipcDir = deps.ipcDir;
     this.log = deps.logger.child({ pool: options.name });
+    this.keepConn = options.keepConn;
     this.queue = new WaitQueue<Job>({
       maxLength: options.maxQueue,
       timeoutMs: options.queueTimeoutMs,
@@ -353,10 +359,11 @@ export class Pool extends EventEmitter<PoolEvents> {
       this.send(worker, job, kept);
       return;
     }
+    if (kept?.closedByPeer && worker.process.alive) this.noteAppClosesConnections();
     kept?.destroy();
     worker.connection = undefined;
     Connection.connect(worker.process.socketPath, {
-      keepConn: this.options.keepConn,
+      keepConn: this.keepConn,
       ioTimeoutMs: this.options.ioTimeoutMs,
       connectTimeoutMs: this.options.connectTimeoutMs,
     }).then(
@@ -431,18 +438,27 @@ export class Pool extends EventEmitter<PoolEvents> {
     ) {
       // The app closed a kept connection without a byte of answer. If it exits cleanly it
       // had finished its last request (php-cgi's PHP_FCGI_MAX_REQUESTS) and never took this
-      // one, so replaying is safe; mod_fcgid answers 500 here (reference §3.3).
+      // one; if it lives on, it closed the connection instead of keeping it. Either way the
+      // request was not taken and is sent again (mod_fcgid answers 500 here, reference §3.3).
+      // Only a crash means the app may have acted on it.
       job.state = 'replay-check';
       this.running.add(job);
-      void this.exitedCleanly(worker).then((clean) => {
-        if (job.state === 'replay-check') {
-          this.running.delete(job);
-          if (clean) {
-            this.log.info({ pid: worker.pid, reqId: job.info.id }, 'worker exited before taking the request; replaying');
-            this.retryOrFail(job, err);
-          } else {
-            this.finish(job, err);
-          }
+      void this.workerFate(worker).then((fate) => {
+        if (job.state !== 'replay-check') {
+          this.release(worker);
+          return;
+        }
+        this.running.delete(job);
+        if (fate === 'crashed') {
+          this.finish(job, err);
+        } else if (fate === 'alive' && job.attempts < MAX_ATTEMPTS) {
+          this.noteAppClosesConnections();
+          this.log.debug({ pid: worker.pid, reqId: job.info.id }, 'kept connection was closed by the app; resending on a new one');
+          this.run(worker, job);
+          return;
+        } else {
+          this.log.info({ pid: worker.pid, reqId: job.info.id }, 'worker exited before taking the request; replaying');
+          this.retryOrFail(job, err);
         }
         this.release(worker);
       });
@@ -455,17 +471,25 @@ export class Pool extends EventEmitter<PoolEvents> {
     else this.release(worker);
   }
 
-  private exitedCleanly(worker: Worker): Promise<boolean> {
-    const isClean = (exit: WorkerExit): boolean => exit.error === undefined && (exit.code === 0 || worker.retireReason !== undefined);
+  private workerFate(worker: Worker): Promise<WorkerFate> {
+    const fate = (exit: WorkerExit): WorkerFate =>
+      exit.error === undefined && (exit.code === 0 || worker.retireReason !== undefined) ? 'exited-cleanly' : 'crashed';
     const known = worker.process.exitInfo;
-    if (known) return Promise.resolve(isClean(known));
+    if (known) return Promise.resolve(fate(known));
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), EXIT_WAIT_MS);
+      const timer = setTimeout(() => resolve('alive'), EXIT_WAIT_MS);
       void worker.process.exited.then((exit) => {
         clearTimeout(timer);
-        resolve(isClean(exit));
+        resolve(fate(exit));
       });
     });
+  }
+
+  /** Once per pool: an app that ignores FCGI_KEEP_CONN gets a connection per request. */
+  private noteAppClosesConnections(): void {
+    if (!this.keepConn) return;
+    this.keepConn = false;
+    this.log.info('the app closes its connection after each request; not asking it for FCGI_KEEP_CONN any more');
   }
 
   private retryOrFail(job: Job, err: FcgipmError): void {

@@ -36,6 +36,22 @@ describe('GET, HEAD and worker reuse', () => {
     expect(s.peakWorkers()).toBe(1);
   });
 
+  test('an app that closes every connection despite FCGI_KEEP_CONN is served without a single error', async () => {
+    const s = await serve('nokeep', { maxProcesses: 1 });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const statuses: number[] = [];
+    const bodies: string[] = [];
+    for (let i = 0; i < 30; i += 1) {
+      const r = await httpRequest(`${s.base}/`, { agent });
+      statuses.push(r.status);
+      bodies.push(r.body.toString());
+    }
+    agent.destroy();
+    expect(statuses).toEqual(Array(30).fill(200));
+    expect(bodies.map((b) => /request=(\d+)/.exec(b)?.[1])).toEqual(Array.from({ length: 30 }, (_, i) => String(i + 1)));
+    await s.waitForLine((l) => typeof l.msg === 'string' && l.msg.includes('not asking it for FCGI_KEEP_CONN'));
+  });
+
   test('HEAD gets the headers and no body', async () => {
     const s = await serve('hello');
     const r = await httpRequest(`${s.base}/`, { method: 'HEAD' });
