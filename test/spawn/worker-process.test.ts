@@ -45,7 +45,12 @@ function start(overrides: Partial<WorkerSpawnOptions> = {}): WorkerProcess {
 async function startServing(name: string, overrides: Partial<WorkerSpawnOptions> = {}): Promise<{ w: WorkerProcess; report: ProbeReport }> {
   const file = path.join(dir, name);
   const w = start({ ...overrides, env: { PROBE_REPORT: file, PROBE_READY: '1', ...overrides.env } });
-  await log.waitFor((r) => r.msg === 'worker output' && r.line === `probe ready ${w.pid}`);
+  // A worker that dies first (cannot exec, say) fails the test at once instead of timing out.
+  const died = w.exited.then((exit) => {
+    throw new Error(`probe exited before it was ready: ${JSON.stringify({ code: exit.code, signal: exit.signal, error: exit.error?.message })}`);
+  });
+  await Promise.race([log.waitFor((r) => r.msg === 'worker output' && r.line === `probe ready ${w.pid}`), died]);
+  died.catch(() => undefined);
   return { w, report: readProbeReport(file) };
 }
 
@@ -131,7 +136,12 @@ describe('the process a worker starts as', () => {
   const asRoot = process.getuid?.() === 0 ? test : test.skip;
   asRoot('uid and gid: the worker runs as them and owns its socket', async () => {
     fs.chmodSync(dir, 0o777); // the report file is written by the unprivileged worker
-    const { w, report } = await startServing('report-nobody', { uid: 65534, gid: 65534 });
+    // The checkout may sit below a directory nobody cannot enter (a 0700 temp dir in CI):
+    // run a copy of the probe from the test's own world-readable directory.
+    const copy = path.join(dir, 'probe-copy.fcgi');
+    fs.copyFileSync(probe, copy);
+    fs.chmodSync(copy, 0o755);
+    const { w, report } = await startServing('report-nobody', { command: copy, uid: 65534, gid: 65534 });
     expect([report.uid, report.gid]).toEqual([65534, 65534]);
     const stats = fs.lstatSync(w.socketPath);
     expect([stats.uid, stats.gid]).toEqual([65534, 65534]);
