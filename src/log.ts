@@ -15,8 +15,11 @@ export interface LoggerOptions {
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? process.env.FCGIPM_LOG_LEVEL ?? 'info';
-  const opts: pino.LoggerOptions = { level, base: { pid: process.pid }, name: 'fcgipm' };
-  return options.destination ? pino(opts, options.destination) : pino(opts);
+  // `pid` in a line is always a worker's (child loggers carry it); the manager is `manager`.
+  const opts: pino.LoggerOptions = { level, base: { manager: process.pid }, name: 'fcgipm' };
+  // Synchronous writes: lines stay in order and none is lost when the process exits; fcgipm
+  // logs events, not requests, so this is off the hot path.
+  return pino(opts, options.destination ?? pino.destination({ dest: 1, sync: true }));
 }
 
 /** A logger that discards everything, for library users who pass none. */
