@@ -1,7 +1,8 @@
 /**
  * src/spawn: processes and sockets — the IPC socket directory, worker processes with their
- * listening socket on fd 0, output capture, descriptor hygiene, and the native addon
- * (listening sockets libuv never accepts on, SCM_RIGHTS descriptor passing).
+ * listening socket on fd 0, output capture, descriptor hygiene, the native addon (listening
+ * sockets libuv never accepts on, SCM_RIGHTS descriptor passing) and the exec helper
+ * (rlimits, nice, umask, groups, uid/gid applied between fork and exec).
  */
 export { IpcDir, MAX_SOCKET_PATH_BYTES, type IpcDirOptions } from './ipc-dir';
 export {
@@ -15,6 +16,16 @@ export {
   type WorkerProcessEvents,
   type WorkerSpawnOptions,
 } from './worker-process';
+export {
+  EXEC_HELPER_EXEC_FAILED,
+  EXEC_HELPER_PATH,
+  EXEC_HELPER_PREFIX,
+  EXEC_HELPER_SETUP_FAILED,
+  execHelperArgs,
+  type RlimitValue,
+  type WorkerIdentity,
+  type WorkerLimits,
+} from './exec-helper';
 export { MAX_LINE_BYTES, OutputLines, captureOutput, renderBytes, type OutputLinesOptions, type OutputStreamName } from './output-lines';
 export { markInheritedDescriptorsCloexec, systemdListenFds, type FdHygieneOptions } from './fd-hygiene';
 export {

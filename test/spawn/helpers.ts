@@ -79,7 +79,16 @@ export interface ProbeReport {
   fds: number[];
   fdTargets: Map<number, string>;
   cwd: string;
+  /** `rlimit NAME SOFT HARD` lines, by NAME (nofile, core, as, nproc). */
+  rlimits: Record<string, { soft: number | 'unlimited'; hard: number | 'unlimited' }>;
+  nice: number;
+  umask: number;
+  groups: number[];
   env: Record<string, string>;
+}
+
+function rlimitValue(text: string | undefined): number | 'unlimited' {
+  return text === 'unlimited' ? 'unlimited' : Number(text);
 }
 
 /** Parses the `key value` report the probe fixture writes (see fixtures/fcgi-apps/probe.c). */
@@ -97,6 +106,10 @@ export function readProbeReport(file: string): ProbeReport {
     fds: [],
     fdTargets: new Map(),
     cwd: '',
+    rlimits: {},
+    nice: NaN,
+    umask: -1,
+    groups: [],
     env: {},
   };
   const lines = fs.readFileSync(file, 'utf8').split('\n');
@@ -128,6 +141,20 @@ export function readProbeReport(file: string): ProbeReport {
         break;
       case 'fds':
         report.fds = value === '' ? [] : value.split(',').map(Number);
+        break;
+      case 'rlimit': {
+        const [name, soft, hard] = value.split(' ');
+        report.rlimits[name!] = { soft: rlimitValue(soft), hard: rlimitValue(hard) };
+        break;
+      }
+      case 'nice':
+        report.nice = Number(value);
+        break;
+      case 'umask':
+        report.umask = parseInt(value, 8);
+        break;
+      case 'groups':
+        report.groups = value === '' ? [] : value.split(',').map(Number);
         break;
       case 'fd': {
         const at = value.indexOf(' ');
