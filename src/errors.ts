@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'FCGIPM_ERR_WORKER_CLOSED'
   | 'FCGIPM_ERR_CONNECT'
   | 'FCGIPM_ERR_SPAWN'
+  | 'FCGIPM_ERR_STARTUP_TIMEOUT'
   | 'FCGIPM_ERR_QUEUE_FULL'
   | 'FCGIPM_ERR_QUEUE_TIMEOUT'
   | 'FCGIPM_ERR_IO_TIMEOUT'
@@ -30,6 +31,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   FCGIPM_ERR_WORKER_CLOSED: 502,
   FCGIPM_ERR_CONNECT: 502,
   FCGIPM_ERR_SPAWN: 503,
+  FCGIPM_ERR_STARTUP_TIMEOUT: 503,
   FCGIPM_ERR_QUEUE_FULL: 503,
   FCGIPM_ERR_QUEUE_TIMEOUT: 503,
   FCGIPM_ERR_IO_TIMEOUT: 504,
@@ -110,6 +112,13 @@ export class ConnectError extends FcgipmError {
 export class SpawnError extends FcgipmError {
   constructor(message: string, cause?: unknown) {
     super('FCGIPM_ERR_SPAWN', message, { cause });
+  }
+}
+
+/** A worker did not start accepting connections within the start-up timeout. */
+export class StartupTimeoutError extends FcgipmError {
+  constructor(message: string) {
+    super('FCGIPM_ERR_STARTUP_TIMEOUT', message);
   }
 }
 

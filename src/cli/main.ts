@@ -1,6 +1,7 @@
 import { FcgipmError } from '../errors';
 import { createLogger } from '../log';
 import { markInheritedDescriptorsCloexec } from '../spawn/fd-hygiene';
+import { lookupGroup, lookupUser } from '../spawn/user-db';
 import { VERSION } from '../version';
 import { parseRunArgs, RUN_USAGE } from './run-args';
 import { startRunServer } from './run-server';
@@ -32,6 +33,14 @@ function describe(err: unknown): string {
   return e instanceof Error ? e.message : String(err);
 }
 
+/** --user / --group to numbers: the group defaults to the user's primary group. */
+function resolveIdentity(user: string | undefined, group: string | undefined): { uid?: number; gid?: number } {
+  if (user === undefined && group === undefined) return {};
+  const entry = user !== undefined ? lookupUser(user) : undefined;
+  const gid = group !== undefined ? lookupGroup(group) : entry?.gid;
+  return { ...(entry ? { uid: entry.uid } : {}), ...(gid !== undefined ? { gid } : {}) };
+}
+
 async function run(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help') && (argv.indexOf('--help') < argv.indexOf('--') || !argv.includes('--'))) {
     process.stdout.write(RUN_USAGE);
@@ -45,6 +54,13 @@ async function run(argv: readonly string[]): Promise<number> {
     process.stderr.write(`run 'fcgipm run --help' for the options\n`);
     return EXIT_USAGE;
   }
+  let identity: { uid?: number; gid?: number };
+  try {
+    identity = resolveIdentity(args.user, args.group);
+  } catch (err) {
+    say(describe(err));
+    return EXIT_USAGE;
+  }
   const logger = createLogger(args.logLevel !== undefined ? { level: args.logLevel } : {});
   // Descriptors we inherited must not reach workers (DESIGN.md "Descriptor hygiene").
   markInheritedDescriptorsCloexec();
@@ -54,6 +70,8 @@ async function run(argv: readonly string[]): Promise<number> {
     server = await startRunServer({
       ipcDir: args.ipcDir,
       http: args.http,
+      admin: args.admin,
+      script: args.script,
       logger,
       ...(args.maxBodyBytes !== undefined ? { maxBodyBytes: args.maxBodyBytes } : {}),
       pool: {
@@ -67,6 +85,17 @@ async function run(argv: readonly string[]): Promise<number> {
         ...(args.ioTimeoutMs !== undefined ? { ioTimeoutMs: args.ioTimeoutMs } : {}),
         ...(args.queueTimeoutMs !== undefined ? { queueTimeoutMs: args.queueTimeoutMs } : {}),
         ...(args.maxQueue !== undefined ? { maxQueue: args.maxQueue } : {}),
+        ...(args.mode !== undefined ? { mode: args.mode } : {}),
+        ...(args.minSpare !== undefined ? { minSpare: args.minSpare } : {}),
+        ...(args.maxSpare !== undefined ? { maxSpare: args.maxSpare } : {}),
+        ...(args.idleTimeoutMs !== undefined ? { idleTimeoutMs: args.idleTimeoutMs } : {}),
+        ...(args.lifetimeMs !== undefined ? { lifetimeMs: args.lifetimeMs } : {}),
+        ...(args.startupTimeoutMs !== undefined ? { startupTimeoutMs: args.startupTimeoutMs } : {}),
+        ...identity,
+        ...(Object.keys(args.limits).length > 0 ? { limits: args.limits } : {}),
+        ...(args.nice !== undefined ? { nice: args.nice } : {}),
+        ...(args.umask !== undefined ? { umask: args.umask } : {}),
+        allowRoot: args.allowRoot,
       },
     });
   } catch (err) {
@@ -76,10 +105,20 @@ async function run(argv: readonly string[]): Promise<number> {
   }
 
   const addr = server.httpAddress;
+  const adminAddr = server.adminAddress;
   logger.info(
-    { http: addr ? `${addr.address}:${addr.port}` : 'off', command: server.pool.options.command, ipcDir: server.ipcDir.dir },
+    {
+      http: addr ? `${addr.address}:${addr.port}` : 'off',
+      admin: adminAddr ? `${adminAddr.address}:${adminAddr.port}` : 'off',
+      command: server.pool.options.command,
+      ipcDir: server.ipcDir.dir,
+    },
     'fcgipm ready',
   );
+  // SIGHUP: a new generation of workers (a deployed binary is picked up); nothing is dropped.
+  process.on('SIGHUP', () => {
+    server.reload();
+  });
 
   return new Promise<number>((resolve) => {
     let stopping = false;

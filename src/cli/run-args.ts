@@ -1,4 +1,6 @@
 import { InvalidArgumentError } from '../errors';
+import type { ScalingMode } from '../pm/policy/options';
+import type { RlimitValue, WorkerLimits } from '../spawn/exec-helper';
 
 export interface ListenAddress {
   readonly host: string;
@@ -10,7 +12,21 @@ export interface RunArgs {
   readonly command: string;
   readonly args: string[];
   readonly http: ListenAddress | undefined;
+  readonly admin: ListenAddress | undefined;
   readonly ipcDir: string;
+  readonly script: string | undefined;
+  readonly mode: ScalingMode | undefined;
+  readonly minSpare: number | undefined;
+  readonly maxSpare: number | undefined;
+  readonly idleTimeoutMs: number | undefined;
+  readonly lifetimeMs: number | undefined;
+  readonly startupTimeoutMs: number | undefined;
+  readonly user: string | undefined;
+  readonly group: string | undefined;
+  readonly limits: WorkerLimits;
+  readonly nice: number | undefined;
+  readonly umask: number | undefined;
+  readonly allowRoot: boolean;
   readonly min: number | undefined;
   readonly max: number | undefined;
   readonly maxRequests: number | undefined;
@@ -30,10 +46,18 @@ Spawns COMMAND as FastCGI workers (a listening socket on fd 0, like mod_fcgid) a
 HTTP through them.
 
   --http HOST:PORT        HTTP front end (default 127.0.0.1:8080; "off" disables)
+  --admin HOST:PORT       status listener: /status.json, /healthz (default off)
   --ipc-dir DIR           worker socket directory (default /run/fcgidsock)
+  --script FILE           SCRIPT_FILENAME for an interpreter such as php-cgi (default COMMAND)
+  --mode MODE             ondemand (default), dynamic or static
   --min N                 processes started at once and kept (default 0)
   --max N                 processes allowed (default max(4, 2 x CPUs))
+  --min-spare N           dynamic: keep at least N idle (default 1)
+  --max-spare N           dynamic: keep at most N idle (default 3)
+  --idle-timeout SEC      retire a worker idle this long, never below --min (default 300)
+  --lifetime SEC          retire a worker this old, after its request (default 0 = never)
   --max-requests N        retire a worker after N requests (default 0 = never)
+  --startup-timeout SEC   a new worker must accept connections within this (default 30)
   --busy-timeout SEC      kill a worker whose request runs longer (default 300)
   --io-timeout SEC        504 when the app sends nothing for this long (default 40)
   --queue-timeout SEC     503 when no worker is free within this (default 30)
@@ -41,6 +65,15 @@ HTTP through them.
   --max-body BYTES        largest request body, else 413 (default 1073741824)
   --drain-timeout SEC     on SIGTERM, time in-flight requests get to finish (default 30)
   --env NAME=VALUE        add a variable to the workers' environment (repeatable)
+  --user USER             run workers as this user (name or uid; needs root)
+  --group GROUP           ... and this group (default the user's primary group)
+  --allow-root            allow workers to run as root (refused otherwise)
+  --rlimit-nofile N       open files per worker ("unlimited" allowed; likewise below)
+  --rlimit-core BYTES     core dump size (0: none)
+  --rlimit-as BYTES       address space per worker
+  --rlimit-nproc N        processes of the worker's user
+  --nice N                worker priority, -20..19
+  --umask OCTAL           worker file mode creation mask, e.g. 027
   --log-level LEVEL       trace, debug, info, warn, error (default info)
 `;
 
@@ -48,7 +81,7 @@ export const DEFAULT_IPC_DIR = '/run/fcgidsock';
 export const DEFAULT_HTTP: ListenAddress = { host: '127.0.0.1', port: 8080 };
 
 /** Options of the contract that later issues implement; refused clearly until then. */
-const NOT_YET = new Set(['--fastcgi', '--admin', '--idle-timeout', '--lifetime', '--handoff']);
+const NOT_YET = new Set(['--fastcgi', '--handoff']);
 
 /** "127.0.0.1:8080", "[::1]:8080", ":8080" (all interfaces) or "8080" (loopback). */
 export function parseListenAddress(text: string, option: string): ListenAddress {
@@ -85,10 +118,33 @@ function seconds(option: string, text: string | undefined): number {
   return Math.round(n * 1000);
 }
 
+function rlimit(option: string, text: string): RlimitValue {
+  return text === 'unlimited' ? 'unlimited' : count(option, text, 0);
+}
+
+/** Like seconds(), but 0 is allowed and means "off". */
+function secondsOrZero(option: string, text: string | undefined): number {
+  return text !== undefined && Number(text) === 0 && text.trim() !== '' ? 0 : seconds(option, text);
+}
+
 /** Parses `fcgipm run` arguments (without "run"). Throws InvalidArgumentError naming the option. */
 export function parseRunArgs(argv: readonly string[]): RunArgs {
   let http: ListenAddress | undefined = DEFAULT_HTTP;
   let ipcDir = DEFAULT_IPC_DIR;
+  let admin: ListenAddress | undefined;
+  let script: string | undefined;
+  let mode: ScalingMode | undefined;
+  let minSpare: number | undefined;
+  let maxSpare: number | undefined;
+  let idleTimeoutMs: number | undefined;
+  let lifetimeMs: number | undefined;
+  let startupTimeoutMs: number | undefined;
+  let user: string | undefined;
+  let group: string | undefined;
+  const limits: WorkerLimits = {};
+  let nice: number | undefined;
+  let umask: number | undefined;
+  let allowRoot = false;
   let min: number | undefined;
   let max: number | undefined;
   let maxRequests: number | undefined;
@@ -129,6 +185,71 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
       case '--ipc-dir':
         ipcDir = value();
         break;
+      case '--admin':
+        admin = parseListenAddress(value(), name);
+        break;
+      case '--script':
+        script = value();
+        break;
+      case '--mode': {
+        const v = value();
+        if (v !== 'ondemand' && v !== 'dynamic' && v !== 'static') {
+          throw new InvalidArgumentError(`--mode: expected ondemand, dynamic or static, got "${v}"`);
+        }
+        mode = v;
+        break;
+      }
+      case '--min-spare':
+        minSpare = count(name, value(), 0);
+        break;
+      case '--max-spare':
+        maxSpare = count(name, value(), 0);
+        break;
+      case '--idle-timeout':
+        idleTimeoutMs = secondsOrZero(name, value());
+        break;
+      case '--lifetime':
+        lifetimeMs = secondsOrZero(name, value());
+        break;
+      case '--startup-timeout':
+        startupTimeoutMs = seconds(name, value());
+        break;
+      case '--user':
+        user = value();
+        break;
+      case '--group':
+        group = value();
+        break;
+      case '--allow-root':
+        if (inline !== undefined) throw new InvalidArgumentError('--allow-root takes no value');
+        allowRoot = true;
+        break;
+      case '--rlimit-nofile':
+        limits.nofile = rlimit(name, value());
+        break;
+      case '--rlimit-core':
+        limits.core = rlimit(name, value());
+        break;
+      case '--rlimit-as':
+        limits.addressSpace = rlimit(name, value());
+        break;
+      case '--rlimit-nproc':
+        limits.nproc = rlimit(name, value());
+        break;
+      case '--nice': {
+        const v = value();
+        if (!/^-?\d+$/.test(v) || Number(v) < -20 || Number(v) > 19) {
+          throw new InvalidArgumentError(`--nice: expected a whole number from -20 to 19, got "${v}"`);
+        }
+        nice = Number(v);
+        break;
+      }
+      case '--umask': {
+        const v = value();
+        if (!/^[0-7]{1,4}$/.test(v) || parseInt(v, 8) > 0o777) throw new InvalidArgumentError(`--umask: expected an octal mask such as 027, got "${v}"`);
+        umask = parseInt(v, 8);
+        break;
+      }
       case '--min':
         min = count(name, value(), 0);
         break;
@@ -176,7 +297,21 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     command,
     args: argv.slice(i + 1),
     http,
+    admin,
     ipcDir,
+    script,
+    mode,
+    minSpare,
+    maxSpare,
+    idleTimeoutMs,
+    lifetimeMs,
+    startupTimeoutMs,
+    user,
+    group,
+    limits,
+    nice,
+    umask,
+    allowRoot,
     min,
     max,
     maxRequests,

@@ -4,8 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { InvalidArgumentError } from '../errors';
 import { HttpFrontend } from '../frontend/http-server';
 import type { Logger } from '../log';
-import { Pool } from '../pm/pool';
+import { Manager } from '../pm/manager';
+import type { Pool } from '../pm/pool';
 import { resolvePoolOptions, type PoolOptionsInput } from '../pm/pool-options';
+import { AdminServer } from '../status/admin-server';
 import { IpcDir } from '../spawn/ipc-dir';
 import { VERSION } from '../version';
 import type { ListenAddress } from './run-args';
@@ -14,16 +16,24 @@ export interface RunServerOptions {
   readonly pool: PoolOptionsInput;
   readonly ipcDir: string;
   readonly http: ListenAddress | undefined;
+  /** Status listener (/status.json, /healthz); off when undefined. */
+  readonly admin?: ListenAddress | undefined;
+  /** The script the app runs (SCRIPT_FILENAME), for interpreters such as php-cgi; default the command. */
+  readonly script?: string | undefined;
   readonly maxBodyBytes?: number;
   readonly logger: Logger;
 }
 
 /** `fcgipm run`: one pool serves every URL. */
 export interface RunServer {
+  readonly manager: Manager;
   readonly pool: Pool;
   readonly http: HttpFrontend | undefined;
   readonly httpAddress: AddressInfo | undefined;
+  readonly adminAddress: AddressInfo | undefined;
   readonly ipcDir: IpcDir;
+  /** SIGHUP: a new generation of workers; in-flight requests finish on the old one. */
+  reload(): number;
   /** Graceful stop: no new connections, in-flight requests finish, workers stop, sockets go. */
   close(drainTimeoutMs?: number): Promise<void>;
 }
@@ -48,45 +58,57 @@ export function checkExecutable(command: string): string {
 
 export async function startRunServer(options: RunServerOptions): Promise<RunServer> {
   const poolOptions = resolvePoolOptions({ ...options.pool, command: checkExecutable(options.pool.command) });
+  const script = options.script !== undefined ? path.resolve(options.script) : poolOptions.command;
+  if (options.script !== undefined && !fs.existsSync(script)) {
+    throw new InvalidArgumentError(`--script ${options.script}: no such file`);
+  }
   const ipcDir = new IpcDir({ dir: options.ipcDir });
   ipcDir.prepare();
-  const pool = new Pool(poolOptions, { ipcDir, logger: options.logger });
-  const target = {
-    scriptName: '',
-    scriptFilename: poolOptions.command,
-    documentRoot: path.dirname(poolOptions.command),
-  };
+  const manager = new Manager({ ipcDir, logger: options.logger });
+  const pool = manager.addPool(poolOptions);
+  const target = { scriptName: '', scriptFilename: script, documentRoot: path.dirname(script) };
   let http: HttpFrontend | undefined;
+  let admin: AdminServer | undefined;
   let httpAddress: AddressInfo | undefined;
-  if (options.http) {
-    http = new HttpFrontend({
-      host: options.http.host,
-      port: options.http.port,
-      logger: options.logger,
-      serverSoftware: `fcgipm/${VERSION}`,
-      ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
-      resolve: (urlPath) => ({ pool, target: { ...target, pathInfo: urlPath } }),
-    });
-    try {
-      httpAddress = await http.listen();
-    } catch (err) {
-      ipcDir.cleanup();
-      throw err;
+  let adminAddress: AddressInfo | undefined;
+  try {
+    if (options.admin) {
+      admin = new AdminServer({ host: options.admin.host, port: options.admin.port, manager, logger: options.logger });
+      adminAddress = await admin.listen();
     }
+    if (options.http) {
+      http = new HttpFrontend({
+        host: options.http.host,
+        port: options.http.port,
+        logger: options.logger,
+        serverSoftware: `fcgipm/${VERSION}`,
+        ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
+        resolve: (urlPath) => ({ pool, target: { ...target, pathInfo: urlPath } }),
+      });
+      httpAddress = await http.listen();
+    }
+  } catch (err) {
+    await admin?.close();
+    ipcDir.cleanup();
+    throw err;
   }
-  pool.start();
+  manager.start();
 
   let closing: Promise<void> | undefined;
   return {
+    manager,
     pool,
     http,
     httpAddress,
+    adminAddress,
     ipcDir,
+    reload: () => manager.reload(),
     close(drainTimeoutMs = 30_000) {
       closing ??= (async () => {
         const httpClosed = http?.close();
-        await pool.close(drainTimeoutMs);
+        await manager.close(drainTimeoutMs);
         await httpClosed;
+        await admin?.close();
         ipcDir.cleanup();
       })();
       return closing;

@@ -1,6 +1,8 @@
-import os from 'node:os';
 import path from 'node:path';
 import { InvalidArgumentError } from '../errors';
+import type { WorkerLimits } from '../spawn/exec-helper';
+import { resolveScalingOptions, type ScalingOptions } from './policy/options';
+import { adjustForPhpCgi } from './php-cgi';
 
 /** What one pool (a mod_fcgid "process class") runs and how it is sized and timed. */
 export interface PoolOptions {
@@ -11,12 +13,8 @@ export interface PoolOptions {
   readonly env: Readonly<Record<string, string>>;
   /** Worker cwd; default the executable's directory (mod_fcgid's rule). */
   readonly cwd: string | undefined;
-  /** Processes started at once and kept (FcgidMinProcessesPerClass, but really started). */
-  readonly minProcesses: number;
-  /** Live processes allowed, draining ones included (FcgidMaxProcessesPerClass). */
-  readonly maxProcesses: number;
-  /** Retire a worker after this many requests; 0 = never (FcgidMaxRequestsPerProcess). */
-  readonly maxRequestsPerProcess: number;
+  /** Sizing, reaping and recycling (src/pm/policy/options.ts). */
+  readonly scaling: ScalingOptions;
   /** Requests allowed to wait for a worker at once; more get 503 at once. */
   readonly maxQueue: number;
   /** How long a request may wait for a worker before 503 (mod_fcgid: ~64 s, fixed). */
@@ -26,30 +24,42 @@ export interface PoolOptions {
   /** Longest time one request may hold a worker before it is killed and 504 sent (FcgidBusyTimeout). */
   readonly busyTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  /** How long a new worker may take to start accepting connections; its own timeout, not the IO one. */
+  readonly startupTimeoutMs: number;
   /** SIGTERM → SIGKILL grace when a worker is retired or killed. */
   readonly killGraceMs: number;
   /** Use FCGI_KEEP_CONN and reuse each worker's connection across requests. */
   readonly keepConn: boolean;
+  /** Who the workers run as (mod_fcgid: suEXEC's user; php-fpm: user/group); default fcgipm's own. */
+  readonly uid: number | undefined;
+  readonly gid: number | undefined;
+  /** Resource limits, nice and umask applied to each worker before exec. */
+  readonly limits: WorkerLimits | undefined;
+  readonly nice: number | undefined;
+  readonly umask: number | undefined;
+  /** Workers as uid or gid 0 are refused unless this is set. */
+  readonly allowRoot: boolean;
 }
 
-export type PoolOptionsInput = Partial<PoolOptions> & Pick<PoolOptions, 'command'>;
+/** Flat input: the scaling fields sit beside the others, as on the command line. */
+export interface PoolOptionsInput extends Partial<Omit<PoolOptions, 'scaling'>>, Partial<ScalingOptions> {
+  readonly command: string;
+}
 
 /**
  * All defaults in one object (pino's habit). Where mod_fcgid's default hurts users the
- * difference is deliberate: min processes are really started, the queue answers 503 after
- * 30 s rather than polling for 64 s.
+ * difference is deliberate: the queue answers 503 after 30 s rather than polling for 64 s,
+ * start-up has its own 30-s timeout instead of eating into the IO timeout.
  */
 export const POOL_DEFAULTS = {
   args: [] as readonly string[],
   env: {} as Readonly<Record<string, string>>,
-  minProcesses: 0,
-  maxProcesses: Math.max(4, 2 * os.availableParallelism()),
-  maxRequestsPerProcess: 0,
   maxQueue: 1024,
   queueTimeoutMs: 30_000,
   ioTimeoutMs: 40_000,
   busyTimeoutMs: 300_000,
   connectTimeoutMs: 3_000,
+  startupTimeoutMs: 30_000,
   killGraceMs: 5_000,
   keepConn: true,
 } as const;
@@ -67,31 +77,41 @@ export function resolvePoolOptions(input: PoolOptionsInput): PoolOptions {
     throw new InvalidArgumentError('pool option command must be a non-empty path');
   }
   const command = path.resolve(input.command);
-  const o: PoolOptions = {
+  const scalingInput: Partial<ScalingOptions> = {};
+  for (const key of [
+    'mode',
+    'minProcesses',
+    'maxProcesses',
+    'minSpare',
+    'maxSpare',
+    'maxSpawnRate',
+    'idleTimeoutMs',
+    'lifetimeMs',
+    'maxRequestsPerProcess',
+  ] as const) {
+    if (input[key] !== undefined) (scalingInput as Record<string, unknown>)[key] = input[key];
+  }
+  const base: PoolOptions = {
     name: input.name ?? path.basename(command),
     command,
     args: input.args ?? POOL_DEFAULTS.args,
     env: input.env ?? POOL_DEFAULTS.env,
     cwd: input.cwd,
-    minProcesses: wholeNumber('minProcesses', input.minProcesses ?? POOL_DEFAULTS.minProcesses, 0),
-    maxProcesses: wholeNumber('maxProcesses', input.maxProcesses ?? POOL_DEFAULTS.maxProcesses, 1),
-    maxRequestsPerProcess: wholeNumber(
-      'maxRequestsPerProcess',
-      input.maxRequestsPerProcess ?? POOL_DEFAULTS.maxRequestsPerProcess,
-      0,
-    ),
+    scaling: resolveScalingOptions(scalingInput),
     maxQueue: wholeNumber('maxQueue', input.maxQueue ?? POOL_DEFAULTS.maxQueue, 0),
     queueTimeoutMs: wholeNumber('queueTimeoutMs', input.queueTimeoutMs ?? POOL_DEFAULTS.queueTimeoutMs, 1),
     ioTimeoutMs: wholeNumber('ioTimeoutMs', input.ioTimeoutMs ?? POOL_DEFAULTS.ioTimeoutMs, 1),
     busyTimeoutMs: wholeNumber('busyTimeoutMs', input.busyTimeoutMs ?? POOL_DEFAULTS.busyTimeoutMs, 1),
     connectTimeoutMs: wholeNumber('connectTimeoutMs', input.connectTimeoutMs ?? POOL_DEFAULTS.connectTimeoutMs, 1),
+    startupTimeoutMs: wholeNumber('startupTimeoutMs', input.startupTimeoutMs ?? POOL_DEFAULTS.startupTimeoutMs, 1),
     killGraceMs: wholeNumber('killGraceMs', input.killGraceMs ?? POOL_DEFAULTS.killGraceMs, 0),
     keepConn: input.keepConn ?? POOL_DEFAULTS.keepConn,
+    uid: input.uid,
+    gid: input.gid,
+    limits: input.limits,
+    nice: input.nice,
+    umask: input.umask,
+    allowRoot: input.allowRoot ?? false,
   };
-  if (o.minProcesses > o.maxProcesses) {
-    throw new InvalidArgumentError(
-      `pool option minProcesses (${o.minProcesses}) must not exceed maxProcesses (${o.maxProcesses})`,
-    );
-  }
-  return o;
+  return adjustForPhpCgi(base);
 }

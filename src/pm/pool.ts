@@ -10,23 +10,28 @@ import {
   ProtocolError,
   QueueFullError,
   SpawnError,
+  StartupTimeoutError,
   WorkerClosedError,
 } from '../errors';
 import type { Logger } from '../log';
 import type { IpcDir } from '../spawn/ipc-dir';
 import { OutputLines } from '../spawn/output-lines';
+import { waitUntilAccepting } from '../spawn/readiness';
 import { WorkerProcess, type WorkerExit } from '../spawn/worker-process';
+import { CrashGuard } from './policy/crash-guard';
+import { retireAfterRequest, spawnForDemand, tick, INITIAL_TICK_STATE, type TickState } from './policy/scaling';
+import type { PoolView, WorkerView } from './policy/snapshot';
 import type { PoolOptions } from './pool-options';
+import { PoolStats, type PoolStatsSnapshot } from './pool-stats';
 import { WaitQueue, type Waiter } from './wait-queue';
 import { Worker, type RetireReason, type WorkerState } from './worker';
 
 /** A request is tried on at most this many workers (only when it never reached one). */
 const MAX_ATTEMPTS = 3;
-/** Consecutive workers that die before serving anything before the pool stops spawning. */
-const START_FAILURE_LIMIT = 3;
-const BACKOFF_MAX_MS = 30_000;
 /** How long to wait for a worker's exit when deciding whether a closed connection is replayable. */
 const EXIT_WAIT_MS = 500;
+/** The maintenance tick: idle reaping, lifetime, dynamic spares, the min fill (php-fpm: 1 s). */
+const TICK_MS = 1_000;
 
 /** What became of a worker that closed a kept connection without answering. */
 type WorkerFate = 'exited-cleanly' | 'crashed' | 'alive';
@@ -50,23 +55,41 @@ export interface DispatchHandle {
 export interface ProcessSnapshot {
   readonly pid: number | undefined;
   readonly state: WorkerState;
+  readonly generation: number;
   readonly requests: number;
   readonly startedAt: string;
   readonly currentRequest: { method: string; uri: string; startedAt: string } | undefined;
 }
 
-export interface PoolSnapshot {
+export interface PoolSnapshot extends PoolStatsSnapshot {
   readonly name: string;
   readonly command: string;
+  readonly mode: string;
+  readonly generation: number;
   readonly minProcesses: number;
   readonly maxProcesses: number;
   readonly queued: number;
-  readonly maxQueued: number;
-  readonly accepted: number;
-  readonly spawned: number;
-  readonly maxProcessesReached: number;
+  readonly idleProcesses: number;
+  readonly activeProcesses: number;
+  readonly totalProcesses: number;
   readonly processes: ProcessSnapshot[];
 }
+
+/** How the pool shares a global process cap with others (a manager's FcgidMaxProcesses). */
+export interface PoolHost {
+  /** Processes this pool may still start under the global cap. */
+  room(): number;
+  /** The pool is at the global cap with requests waiting: free a process elsewhere if possible. */
+  needRoom(pool: Pool): void;
+  /** A worker of this pool exited: room may have opened for others. */
+  workerExited(pool: Pool): void;
+}
+
+const UNLIMITED_HOST: PoolHost = {
+  room: () => Number.MAX_SAFE_INTEGER,
+  needRoom: () => undefined,
+  workerExited: () => undefined,
+};
 
 type JobState = 'new' | 'queued' | 'running' | 'replay-check' | 'done';
 
@@ -75,6 +98,7 @@ interface Job {
   readonly request: FcgiRequest;
   readonly handler: ResponseHandler;
   readonly info: RequestInfo;
+  readonly acceptedAt: number;
   state: JobState;
   attempts: number;
   waiter: Waiter<Job> | undefined;
@@ -86,45 +110,54 @@ interface Job {
 
 export interface PoolEvents {
   'worker-start': [pid: number | undefined];
+  'worker-ready': [pid: number | undefined];
   'worker-exit': [pid: number | undefined, exit: WorkerExit, reason: RetireReason | undefined];
+  'generation-end': [generation: number];
 }
 
 /**
  * One pool of identical workers (a mod_fcgid process class): hands each request to an idle
- * worker, or queues it (bounded FIFO with a deadline) and spawns more workers up to
- * maxProcesses. One request per worker at a time. Every wake-up is an event — a release, a
- * spawn, an exit — never a timer poll.
+ * worker, or queues it (bounded FIFO with a deadline) and spawns workers — in parallel, up to
+ * maxProcesses, the moment a request waits. One request per worker at a time. Requests wake
+ * on events (a release, a ready worker, an exit); a 1-s tick runs the reaping policy only.
  *
- * Lifecycle: new Pool() → start() → dispatch()… → close() (drain, then stop workers).
+ * Policy (how many to spawn, whom to retire, crash back-off) is pure code in ./policy; this
+ * class carries it out.
+ *
+ * Lifecycle: new Pool() → start() → dispatch()… [reload()…] → close() (drain, stop workers).
  */
 export class Pool extends EventEmitter<PoolEvents> {
   readonly options: PoolOptions;
   private readonly ipcDir: IpcDir;
   private readonly log: Logger;
+  private readonly host: PoolHost;
   private readonly workers = new Set<Worker>();
   private readonly idle: Worker[] = [];
   private readonly queue: WaitQueue<Job>;
   private readonly running = new Set<Job>();
+  private readonly crash = new CrashGuard();
+  private readonly stats = new PoolStats();
   private workerSeq = 0;
   private jobSeq = 0;
-  private accepted = 0;
-  private spawned = 0;
-  private maxReachedEpisodes = 0;
+  private generationNo = 1;
+  /** Generations before this one have ended (all their workers are gone). */
+  private endedThrough = 0;
+  private tickState: TickState = INITIAL_TICK_STATE;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private atMax = false;
-  private startFailures = 0;
-  private lastStartFailure: SpawnError | undefined;
-  private backoffUntil = 0;
-  private minTimer: NodeJS.Timeout | undefined;
+  private lastStartFailure: FcgipmError | undefined;
   /** FCGI_KEEP_CONN in use; turned off once the app shows it closes connections anyway. */
   private keepConn: boolean;
   private closing = false;
   private closed: Promise<void> | undefined;
   private drainWaiters: Array<() => void> = [];
 
-  constructor(options: PoolOptions, deps: { ipcDir: IpcDir; logger: Logger }) {
+  constructor(options: PoolOptions, deps: { ipcDir: IpcDir; logger: Logger; host?: PoolHost }) {
     super();
     this.options = options;
     this.ipcDir = deps.ipcDir;
+    this.host = deps.host ?? UNLIMITED_HOST;
     this.log = deps.logger.child({ pool: options.name });
     this.keepConn = options.keepConn;
     this.queue = new WaitQueue<Job>({
@@ -137,9 +170,19 @@ export class Pool extends EventEmitter<PoolEvents> {
     });
   }
 
-  /** Starts the minimum processes. */
+  get name(): string {
+    return this.options.name;
+  }
+
+  get generation(): number {
+    return this.generationNo;
+  }
+
+  /** Starts the minimum processes and the maintenance tick. */
   start(): void {
-    this.ensureMin();
+    this.runTick(true);
+    this.tickTimer ??= setInterval(() => this.runTick(true), TICK_MS);
+    this.tickTimer.unref();
   }
 
   dispatch(request: FcgiRequest, handler: ResponseHandler, info: RequestInfo): DispatchHandle {
@@ -148,6 +191,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       request,
       handler,
       info,
+      acceptedAt: Date.now(),
       state: 'new',
       attempts: 0,
       waiter: undefined,
@@ -161,7 +205,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       pauseResponse: () => job.connection?.pauseResponse(),
       resumeResponse: () => job.connection?.resumeResponse(),
     };
-    this.accepted += 1;
+    this.stats.accepted += 1;
     if (this.closing) {
       process.nextTick(() => this.finish(job, new ClosedError(`pool ${this.options.name} is shutting down`)));
       return handle;
@@ -170,28 +214,74 @@ export class Pool extends EventEmitter<PoolEvents> {
     return handle;
   }
 
+  /**
+   * Starts a new generation (SIGHUP): new requests go to new workers at once; idle workers of
+   * older generations are retired now, busy ones when their request is done. Nothing
+   * accepted is dropped. Returns the new generation number.
+   */
+  reload(): number {
+    this.generationNo += 1;
+    this.log.info({ generation: this.generationNo }, 'new generation');
+    for (const w of [...this.workers]) {
+      if (w.generation < this.generationNo && w.state === 'idle') this.retire(w, 'generation');
+    }
+    this.runTick(false);
+    this.spawnForQueue();
+    this.checkGenerationsEnded();
+    return this.generationNo;
+  }
+
+  /** The policy's view of this pool (src/pm/policy/snapshot.ts). */
+  view(): PoolView {
+    return {
+      workers: [...this.workers].map((w) => this.workerView(w)),
+      queued: this.queue.length,
+      generation: this.generationNo,
+    };
+  }
+
+  /** Retire one idle worker so another pool can use its slot under the global cap. */
+  retireForRoom(workerId: number): boolean {
+    for (const w of this.workers) {
+      if (w.id === workerId && w.state === 'idle') {
+        this.retire(w, 'global-max');
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Another pool's worker exited: spawn for waiting requests if room opened. */
+  wake(): void {
+    this.spawnForQueue();
+  }
+
   snapshot(): PoolSnapshot {
+    const processes = [...this.workers].map((w) => ({
+      pid: w.pid,
+      state: w.state,
+      generation: w.generation,
+      requests: w.requests,
+      startedAt: new Date(w.process.startedAt).toISOString(),
+      currentRequest: w.current && {
+        method: w.current.method,
+        uri: w.current.uri,
+        startedAt: new Date(w.current.startedAt).toISOString(),
+      },
+    }));
     return {
       name: this.options.name,
       command: this.options.command,
-      minProcesses: this.options.minProcesses,
-      maxProcesses: this.options.maxProcesses,
+      mode: this.options.scaling.mode,
+      generation: this.generationNo,
+      minProcesses: this.options.scaling.minProcesses,
+      maxProcesses: this.options.scaling.maxProcesses,
       queued: this.queue.length,
-      maxQueued: this.queue.maxLength,
-      accepted: this.accepted,
-      spawned: this.spawned,
-      maxProcessesReached: this.maxReachedEpisodes,
-      processes: [...this.workers].map((w) => ({
-        pid: w.pid,
-        state: w.state,
-        requests: w.requests,
-        startedAt: new Date(w.process.startedAt).toISOString(),
-        currentRequest: w.current && {
-          method: w.current.method,
-          uri: w.current.uri,
-          startedAt: new Date(w.current.startedAt).toISOString(),
-        },
-      })),
+      idleProcesses: processes.filter((p) => p.state === 'idle').length,
+      activeProcesses: processes.filter((p) => p.state === 'busy').length,
+      totalProcesses: processes.length,
+      ...this.stats.snapshot(this.queue.maxLength),
+      processes,
     };
   }
 
@@ -207,7 +297,8 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   private async doClose(drainTimeoutMs: number): Promise<void> {
     this.closing = true;
-    if (this.minTimer) clearTimeout(this.minTimer);
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     const drained = await this.waitDrained(drainTimeoutMs);
     if (!drained) {
       this.log.warn({ running: this.running.size, queued: this.queue.length }, 'drain timeout: failing unfinished requests');
@@ -247,12 +338,77 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
   }
 
+  /** Emits 'generation-end' for every older generation whose last worker is gone. */
+  private checkGenerationsEnded(): void {
+    while (this.endedThrough < this.generationNo - 1) {
+      const g = this.endedThrough + 1;
+      for (const w of this.workers) if (w.generation <= g) return;
+      this.endedThrough = g;
+      this.log.info({ generation: g }, 'generation ended');
+      this.emit('generation-end', g);
+    }
+  }
+
+  // ---- policy -----------------------------------------------------------------------------
+
+  private workerView(w: Worker): WorkerView {
+    return {
+      id: w.id,
+      phase: w.state,
+      startedAt: w.process.startedAt,
+      idleSince: w.state === 'idle' ? w.lastUsedAt : undefined,
+      requests: w.requests,
+      generation: w.generation,
+    };
+  }
+
+  /** Runs the maintenance policy; `advance` moves its rate state (only the real 1-s tick does). */
+  private runTick(advance: boolean): void {
+    if (this.closing) return;
+    const now = Date.now();
+    const result = tick(this.view(), this.options.scaling, now, this.tickState, this.host.room());
+    if (advance) this.tickState = result.state;
+    for (const action of result.actions) {
+      if (action.kind === 'retire') {
+        for (const w of this.workers) {
+          if (w.id === action.workerId && w.state === 'idle') {
+            this.log.debug({ pid: w.pid, reason: action.reason }, 'retiring idle worker');
+            this.retire(w, action.reason);
+          }
+        }
+      } else {
+        for (let i = 0; i < action.count; i += 1) if (!this.trySpawn()) break;
+      }
+    }
+  }
+
+  /** Spawns if the crash guard allows; schedules a trial spawn for when it will. */
+  private trySpawn(): Worker | undefined {
+    const now = Date.now();
+    const allowed = this.crash.spawnAllowed(now);
+    if (!allowed.allowed) {
+      this.retryTimer ??= setTimeout(() => {
+        this.retryTimer = undefined;
+        this.runTick(false);
+        this.spawnForQueue();
+      }, Math.max(1, allowed.retryAt - now));
+      return undefined;
+    }
+    return this.spawnWorker();
+  }
+
   // ---- scheduling ---------------------------------------------------------------------
 
   private schedule(job: Job, front: boolean): void {
     const worker = this.takeIdle();
     if (worker) {
       this.run(worker, job);
+      return;
+    }
+    if (this.crash.broken(Date.now()) && this.liveWorkers() === 0) {
+      // The app keeps dying at start-up: answer now instead of letting requests wait out
+      // the queue deadline (mod_fcgid keeps them for ~64 s).
+      this.finish(job, this.startFailureError());
       return;
     }
     const waiter = this.queue.push(job, front);
@@ -269,46 +425,36 @@ export class Pool extends EventEmitter<PoolEvents> {
   /** Spawns workers for waiting requests, in parallel, up to maxProcesses. */
   private spawnForQueue(): void {
     if (this.queue.length === 0) return;
-    if (Date.now() < this.backoffUntil) {
-      if (this.workers.size === 0) this.failQueued(this.startFailureError());
+    const room = this.host.room();
+    const wanted = spawnForDemand(this.view(), this.options.scaling, room);
+    let started = 0;
+    for (; started < wanted; started += 1) if (!this.trySpawn()) break;
+    if (started === 0 && this.crash.broken(Date.now()) && this.liveWorkers() === 0) {
+      this.failQueued(this.startFailureError());
       return;
     }
-    while (this.queue.length > 0 && this.workers.size < this.options.maxProcesses) {
-      const worker = this.spawnWorker();
-      if (!worker) {
-        if (this.workers.size === 0) this.failQueued(this.startFailureError());
-        return;
-      }
-      this.offer(worker);
-    }
-    if (this.queue.length > 0 && !this.atMax) {
+    const live = this.liveWorkers();
+    if (this.queue.length > this.startingWorkers() && live >= this.options.scaling.maxProcesses && !this.atMax) {
       // Once per episode, like php-fpm's "server reached pm.max_children".
       this.atMax = true;
-      this.maxReachedEpisodes += 1;
+      this.stats.maxProcessesReached += 1;
       this.log.warn(
-        { maxProcesses: this.options.maxProcesses, queued: this.queue.length },
+        { maxProcesses: this.options.scaling.maxProcesses, queued: this.queue.length },
         'pool reached its max processes; requests are queued',
       );
+    } else if (room <= 0 && live < this.options.scaling.maxProcesses && this.queue.length > this.startingWorkers()) {
+      this.host.needRoom(this);
     }
   }
 
-  private ensureMin(): void {
-    if (this.closing) return;
-    const deficit = this.options.minProcesses - this.workers.size;
-    if (deficit <= 0) return;
-    const wait = this.backoffUntil - Date.now();
-    if (wait > 0) {
-      this.minTimer ??= setTimeout(() => {
-        this.minTimer = undefined;
-        this.ensureMin();
-      }, wait);
-      return;
-    }
-    for (let i = 0; i < deficit; i += 1) {
-      const worker = this.spawnWorker();
-      if (!worker) return;
-      this.offer(worker);
-    }
+  private liveWorkers(): number {
+    return this.workers.size;
+  }
+
+  private startingWorkers(): number {
+    let n = 0;
+    for (const w of this.workers) if (w.state === 'starting') n += 1;
+    return n;
   }
 
   /** Gives a free worker the oldest waiting request, or parks it as idle. */
@@ -319,6 +465,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       return;
     }
     worker.state = 'idle';
+    worker.lastUsedAt = Date.now();
     this.idle.push(worker);
     this.atMax = false;
   }
@@ -333,9 +480,16 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   private release(worker: Worker): void {
     if (worker.state === 'draining' || !this.workers.has(worker) || !worker.process.alive) return;
-    const max = this.options.maxRequestsPerProcess;
-    if (max > 0 && worker.requests >= max) {
-      this.retire(worker, 'max-requests');
+    if (worker.generation < this.generationNo) {
+      this.retire(worker, 'generation');
+      return;
+    }
+    const reason = retireAfterRequest(this.workerView(worker), this.options.scaling, Date.now());
+    if (reason) {
+      this.retire(worker, reason);
+      // The replacement starts now, before this worker has exited, when room allows:
+      // deliberate recycling must not slow the pool (mod_fcgid: 51 s for 25 requests).
+      this.spawnForQueue();
       return;
     }
     this.offer(worker);
@@ -344,6 +498,7 @@ export class Pool extends EventEmitter<PoolEvents> {
   // ---- one attempt of one request on one worker -----------------------------------------
 
   private run(worker: Worker, job: Job): void {
+    if (job.state === 'queued' || job.state === 'new') this.stats.recordWait(Date.now() - job.acceptedAt);
     job.state = 'running';
     job.worker = worker;
     job.waiter = undefined;
@@ -411,7 +566,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (job.worker !== worker || job.state !== 'running') return;
     worker.requests += 1;
     worker.current = undefined;
-    this.startFailures = 0;
+    this.stats.completed += 1;
     this.finish(job, end);
     this.release(worker);
   }
@@ -430,17 +585,13 @@ export class Pool extends EventEmitter<PoolEvents> {
       this.retryOrFail(job, err);
       return;
     }
-    if (
-      err instanceof WorkerClosedError &&
-      !err.responseStarted &&
-      err.reusedConnection &&
-      job.request.body.kind !== 'stream'
-    ) {
-      // The app closed a kept connection without a byte of answer. If it exits cleanly it
-      // had finished its last request (php-cgi's PHP_FCGI_MAX_REQUESTS) and never took this
-      // one; if it lives on, it closed the connection instead of keeping it. Either way the
-      // request was not taken and is sent again (mod_fcgid answers 500 here, reference §3.3).
-      // Only a crash means the app may have acted on it.
+    if (err instanceof WorkerClosedError && !err.responseStarted && job.request.body.kind !== 'stream') {
+      // The app closed the connection without a byte of answer. If it exits cleanly it had
+      // finished its last request (php-cgi's PHP_FCGI_MAX_REQUESTS) and never took this one —
+      // on a kept connection, or on a new one that sat in the backlog of a socket about to
+      // close. If it lives on after closing a kept connection, it ignores FCGI_KEEP_CONN.
+      // Either way the request was not taken and is sent again (mod_fcgid answers 500 here,
+      // reference §3.3). A crash, or a live app dropping a fresh connection, is a 502.
       job.state = 'replay-check';
       this.running.add(job);
       void this.workerFate(worker).then((fate) => {
@@ -451,9 +602,12 @@ export class Pool extends EventEmitter<PoolEvents> {
         this.running.delete(job);
         if (fate === 'crashed') {
           this.finish(job, err);
+        } else if (fate === 'alive' && !err.reusedConnection) {
+          this.finish(job, err);
         } else if (fate === 'alive' && job.attempts < MAX_ATTEMPTS) {
           this.noteAppClosesConnections();
           this.log.debug({ pid: worker.pid, reqId: job.info.id }, 'kept connection was closed by the app; resending on a new one');
+          this.stats.replayed += 1;
           this.run(worker, job);
           return;
         } else {
@@ -494,9 +648,10 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   private retryOrFail(job: Job, err: FcgipmError): void {
     if (job.attempts >= MAX_ATTEMPTS) {
-      this.finish(job, this.startFailures > 0 && this.lastStartFailure ? this.lastStartFailure : err);
+      this.finish(job, this.crash.consecutiveFailures > 0 && this.lastStartFailure ? this.lastStartFailure : err);
       return;
     }
+    this.stats.replayed += 1;
     job.state = 'new';
     this.schedule(job, true);
   }
@@ -522,6 +677,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     const conn = job.connection;
     if (job.waiter) this.queue.cancel(job.waiter);
     this.settle(job);
+    this.stats.aborted += 1;
     if (state === 'running' && worker) {
       conn?.abort();
       if (worker.connection === conn) worker.connection = undefined;
@@ -535,8 +691,12 @@ export class Pool extends EventEmitter<PoolEvents> {
   private finish(job: Job, outcome: EndRequest | FcgipmError): void {
     if (job.state === 'done') return;
     this.settle(job);
-    if (outcome instanceof FcgipmError) job.handler.onError(outcome);
-    else job.handler.onEnd(outcome);
+    if (outcome instanceof FcgipmError) {
+      this.stats.recordFailure(outcome.httpStatus);
+      job.handler.onError(outcome);
+    } else {
+      job.handler.onEnd(outcome);
+    }
     this.checkDrained();
   }
 
@@ -571,19 +731,61 @@ export class Pool extends EventEmitter<PoolEvents> {
         env: this.options.env,
         cwd: this.options.cwd,
         logger: this.log,
+        allowRoot: this.options.allowRoot,
+        ...(this.options.uid !== undefined ? { uid: this.options.uid } : {}),
+        ...(this.options.gid !== undefined ? { gid: this.options.gid } : {}),
+        ...(this.options.limits !== undefined ? { limits: this.options.limits } : {}),
+        ...(this.options.nice !== undefined ? { nice: this.options.nice } : {}),
+        ...(this.options.umask !== undefined ? { umask: this.options.umask } : {}),
       });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      this.noteStartFailure(new SpawnError(`cannot start ${this.options.command}: ${message}`, err));
+      const spawnErr = new SpawnError(`cannot start ${this.options.command}: ${message}`, err);
+      this.lastStartFailure = spawnErr;
+      this.stats.spawnFailures += 1;
+      const { episodeStarted } = this.crash.recordSpawnFailure(Date.now());
+      if (episodeStarted) this.log.error({ err: message }, 'workers cannot be started; backing off');
       return undefined;
     }
-    const worker = new Worker(++this.workerSeq, proc);
+    const worker = new Worker(++this.workerSeq, proc, this.generationNo);
+    worker.state = 'starting';
     this.workers.add(worker);
-    this.spawned += 1;
+    this.stats.spawned += 1;
     proc.on('exit', (exit: WorkerExit) => this.onWorkerExit(worker, exit));
-    this.log.info({ pid: proc.pid, socket: proc.socketPath }, 'worker started');
+    this.log.info({ pid: proc.pid, socket: proc.socketPath, generation: worker.generation }, 'worker started');
     this.emit('worker-start', proc.pid);
+    if (proc.pid !== undefined) {
+      const readiness = waitUntilAccepting(proc.pid, { timeoutMs: this.options.startupTimeoutMs });
+      worker.cancelReadiness = readiness.cancel;
+      readiness.promise.then(
+        () => this.onReady(worker),
+        () => this.onStartupTimeout(worker),
+      );
+    }
     return worker;
+  }
+
+  private onReady(worker: Worker): void {
+    worker.cancelReadiness = undefined;
+    if (worker.state !== 'starting') return;
+    worker.becameReady = true;
+    if (this.crash.recordHealthy(Date.now())) this.log.info('workers start again; leaving back-off');
+    this.emit('worker-ready', worker.pid);
+    if (worker.generation < this.generationNo) {
+      this.retire(worker, 'generation');
+      return;
+    }
+    this.offer(worker);
+  }
+
+  private onStartupTimeout(worker: Worker): void {
+    worker.cancelReadiness = undefined;
+    if (worker.state !== 'starting') return;
+    this.log.warn({ pid: worker.pid, startupTimeoutMs: this.options.startupTimeoutMs }, 'worker did not start accepting connections in time');
+    this.lastStartFailure = new StartupTimeoutError(
+      `${this.options.command} did not accept connections within ${this.options.startupTimeoutMs} ms`,
+    );
+    this.retire(worker, 'startup-timeout');
   }
 
   /** SIGTERM now, SIGKILL after the grace. The worker counts as live until it exits. */
@@ -591,6 +793,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (worker.state === 'draining') return;
     worker.state = 'draining';
     worker.retireReason = reason;
+    worker.cancelReadiness?.();
+    worker.cancelReadiness = undefined;
     worker.connection?.close();
     worker.connection = undefined;
     if (!worker.process.alive) return;
@@ -606,44 +810,49 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   private onWorkerExit(worker: Worker, exit: WorkerExit): void {
     this.workers.delete(worker);
+    worker.cancelReadiness?.();
     if (worker.killTimer) clearTimeout(worker.killTimer);
     worker.connection?.destroy();
     worker.connection = undefined;
     const reason = worker.retireReason;
+    const now = Date.now();
     const fields = { pid: worker.pid, code: exit.code, signal: exit.signal, requests: worker.requests, reason };
-    if (reason) this.log.debug(fields, 'worker exited');
+    const expected = reason !== undefined && reason !== 'startup-timeout';
+    if (expected) this.log.debug(fields, 'worker exited');
     else if (exit.error) this.log.error({ ...fields, err: exit.error.message }, 'worker could not be started');
     else if (exit.code !== 0) this.log.warn(fields, 'worker exited unexpectedly');
     else this.log.info(fields, 'worker exited');
+    this.stats.recordExit(reason ?? (exit.error ? 'spawn-error' : exit.code === 0 && exit.signal === null ? 'exit' : 'crash'));
     this.emit('worker-exit', worker.pid, exit, reason);
 
-    if (!reason && worker.requests === 0 && (exit.error !== undefined || exit.code !== 0)) {
+    const verdict = this.crash.recordExit({
+      startedAt: worker.process.startedAt,
+      exitedAt: now,
+      requests: worker.requests,
+      becameReady: worker.becameReady,
+      expected,
+    });
+    if (verdict.failure) {
       const detail = exit.error ? exit.error.message : exit.signal ? `signal ${exit.signal}` : `exit code ${String(exit.code)}`;
-      this.noteStartFailure(new SpawnError(`${this.options.command} exited before serving a request (${detail})`));
-    }
-    this.spawnForQueue();
-    this.ensureMin();
-    this.checkDrained();
-  }
-
-  /**
-   * A worker that dies before serving anything counts toward a start-failure streak; after
-   * START_FAILURE_LIMIT in a row the pool stops spawning for an exponentially growing
-   * while and answers waiting requests with 503 instead of respawning in a tight loop.
-   */
-  private noteStartFailure(err: SpawnError): void {
-    this.startFailures += 1;
-    this.lastStartFailure = err;
-    if (this.startFailures >= START_FAILURE_LIMIT) {
-      const backoff = Math.min(BACKOFF_MAX_MS, 1000 * 2 ** (this.startFailures - START_FAILURE_LIMIT));
-      this.backoffUntil = Date.now() + backoff;
-      if (this.startFailures === START_FAILURE_LIMIT) {
-        this.log.error({ failures: this.startFailures, backoffMs: backoff, err: err.message }, 'workers keep failing at start-up; backing off');
+      if (!(this.lastStartFailure instanceof StartupTimeoutError) || reason !== 'startup-timeout') {
+        this.lastStartFailure = new SpawnError(`${this.options.command} exited before serving a request (${detail})`);
+      }
+      if (verdict.episodeStarted) {
+        this.log.error(
+          { failures: this.crash.consecutiveFailures, err: this.lastStartFailure.message },
+          'workers keep failing at start-up; backing off and answering 503',
+        );
+        this.failQueued(this.lastStartFailure);
       }
     }
+    this.host.workerExited(this);
+    this.spawnForQueue();
+    this.runTick(false);
+    this.checkDrained();
+    this.checkGenerationsEnded();
   }
 
-  private startFailureError(): SpawnError {
+  private startFailureError(): FcgipmError {
     return this.lastStartFailure ?? new SpawnError(`cannot start ${this.options.command}`);
   }
 }

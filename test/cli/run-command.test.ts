@@ -2,88 +2,15 @@
  * `fcgipm run` as an operator runs it: the real bin/fcgipm.js (from dist/, built by
  * `npm test`'s pretest), real signals, exit codes and the one-line start-up errors.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { fixture, tempDir } from '../helpers/fixtures';
+import { cleanupClis, cli, dir, ready } from '../helpers/cli';
+import { fixture } from '../helpers/fixtures';
 import { httpRequest } from '../helpers/http-client';
 
-const BIN = path.resolve(__dirname, '../../bin/fcgipm.js');
-
-interface Cli {
-  child: ChildProcess;
-  stderr: () => string;
-  lines: Array<Record<string, unknown>>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  waitForLine(match: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
-}
-
-const started: Cli[] = [];
-const dirs: string[] = [];
-
-afterEach(async () => {
-  for (const c of started.splice(0)) {
-    if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
-    await c.exited;
-  }
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-function dir(): string {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-}
-
-function cli(args: string[], extraFds = 0): Cli {
-  const stdio: Array<'pipe' | 'ignore'> = ['ignore', 'pipe', 'pipe'];
-  for (let i = 0; i < extraFds; i += 1) stdio.push('pipe');
-  const child = spawn(process.execPath, [BIN, ...args], { stdio });
-  let err = '';
-  let buf = '';
-  const lines: Array<Record<string, unknown>> = [];
-  const waiters: Array<() => void> = [];
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  child.stdout!.on('data', (c: Buffer) => {
-    buf += c.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const l = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (l.startsWith('{')) lines.push(JSON.parse(l) as Record<string, unknown>);
-      for (const w of waiters.splice(0)) w();
-    }
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
-      for (const w of waiters.splice(0)) w();
-      resolve({ code, signal });
-    }),
-  );
-  const c: Cli = {
-    child,
-    stderr: () => err,
-    lines,
-    exited,
-    waitForLine: async (match) => {
-      for (;;) {
-        const found = lines.find(match);
-        if (found) return found;
-        if (child.exitCode !== null) throw new Error(`fcgipm exited (${child.exitCode}): ${err}`);
-        await new Promise<void>((r) => waiters.push(r));
-      }
-    },
-  };
-  started.push(c);
-  return c;
-}
-
-async function ready(c: Cli): Promise<string> {
-  const line = await c.waitForLine((l) => l.msg === 'fcgipm ready');
-  return `http://${String(line.http)}`;
-}
+afterEach(cleanupClis);
 
 describe('fcgipm run', () => {
   test('serves the app, and SIGTERM lets the in-flight request finish before exiting 0', async () => {

@@ -269,7 +269,8 @@ describe('pool behaviour under load and failure', () => {
   });
 
   test('a full queue answers 503 at once', async () => {
-    const s = await serve('slow', { maxProcesses: 1, maxQueue: 1 });
+    const s = await serve('slow', { minProcesses: 1, maxProcesses: 1, maxQueue: 1 });
+    await s.waitForIdle(1);
     const first = httpRequest(`${s.base}/?sleep=1000`);
     const queued = httpRequest(`${s.base}/?sleep=1`);
     // Wait until the two above are inside the pool (one running, one queued).

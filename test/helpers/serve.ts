@@ -10,6 +10,8 @@ export interface Served {
   ipcDir: string;
   lines: Array<Record<string, unknown>>;
   waitForLine: MemoryLog['waitForLine'];
+  /** Resolves once at least n workers are idle (ready and waiting), on worker-ready events. */
+  waitForIdle(n: number): Promise<void>;
   /** Most worker processes alive at once since start. */
   peakWorkers(): number;
   close(): Promise<void>;
@@ -19,15 +21,16 @@ const open: Served[] = [];
 
 /** Starts `fcgipm run` in-process on a loopback port with a private IPC dir. */
 export async function serve(
-  fixtureName: string,
+  fixtureOrPath: string,
   pool: Partial<PoolOptionsInput> = {},
-  extra: { maxBodyBytes?: number } = {},
+  extra: { maxBodyBytes?: number; script?: string } = {},
 ): Promise<Served> {
   const dir = tempDir();
   const ipcDir = path.join(dir, 'sock');
   const { logger, lines, waitForLine } = memoryLogger();
+  const command = fixtureOrPath.includes('/') ? fixtureOrPath : fixture(fixtureOrPath);
   const server = await startRunServer({
-    pool: { command: fixture(fixtureName), ...pool },
+    pool: { command, ...pool },
     ipcDir,
     http: { host: '127.0.0.1', port: 0 },
     logger,
@@ -49,6 +52,18 @@ export async function serve(
     lines,
     waitForLine,
     peakWorkers: () => peak,
+    waitForIdle: (n) =>
+      new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (server.pool.snapshot().idleProcesses < n) return;
+          server.pool.off('worker-ready', onReady);
+          resolve();
+        };
+        // 'worker-ready' fires just before the worker is parked: look again on the next turn.
+        const onReady = (): void => void setImmediate(check);
+        server.pool.on('worker-ready', onReady);
+        check();
+      }),
     close: async () => {
       await server.close(5_000);
       fs.rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,128 @@
+import { EventEmitter } from 'node:events';
+import { InvalidArgumentError } from '../errors';
+import type { Logger } from '../log';
+import type { IpcDir } from '../spawn/ipc-dir';
+import { pickVictim } from './policy/scaling';
+import { Pool, type PoolHost, type PoolSnapshot } from './pool';
+import type { PoolOptions } from './pool-options';
+
+export interface ManagerOptions {
+  /** Live worker processes allowed across all pools (FcgidMaxProcesses, php-fpm process.max). */
+  readonly maxProcesses: number;
+}
+
+export const MANAGER_DEFAULTS: ManagerOptions = {
+  // mod_fcgid's FcgidMaxProcesses default.
+  maxProcesses: 1000,
+};
+
+/** DESIGN.md's /status.json contract: pid, generation, pools[] (with processes[]). */
+export interface ManagerSnapshot {
+  readonly pid: number;
+  readonly generation: number;
+  readonly startedAt: string;
+  readonly maxProcesses: number;
+  readonly totalProcesses: number;
+  readonly pools: PoolSnapshot[];
+}
+
+export interface ManagerEvents {
+  reload: [generation: number];
+}
+
+/**
+ * The process manager: every pool (mod_fcgid process class) and the global process cap
+ * they share. When the cap is reached and a pool has requests waiting, an idle worker of
+ * another pool is retired to make room rather than leaving the request to wait.
+ *
+ * Lifecycle: new Manager() → addPool()… → start() → reload()… → close().
+ */
+export class Manager extends EventEmitter<ManagerEvents> implements PoolHost {
+  readonly options: ManagerOptions;
+  private readonly ipcDir: IpcDir;
+  private readonly log: Logger;
+  private readonly pools = new Map<string, Pool>();
+  private readonly startedAt = Date.now();
+  private generationNo = 1;
+  private started = false;
+
+  constructor(deps: { ipcDir: IpcDir; logger: Logger }, options: Partial<ManagerOptions> = {}) {
+    super();
+    const maxProcesses = options.maxProcesses ?? MANAGER_DEFAULTS.maxProcesses;
+    if (!Number.isInteger(maxProcesses) || maxProcesses < 1) {
+      throw new InvalidArgumentError(`manager option maxProcesses must be an integer >= 1, got ${String(maxProcesses)}`);
+    }
+    this.options = { maxProcesses };
+    this.ipcDir = deps.ipcDir;
+    this.log = deps.logger;
+  }
+
+  get generation(): number {
+    return this.generationNo;
+  }
+
+  addPool(options: PoolOptions): Pool {
+    if (this.pools.has(options.name)) throw new InvalidArgumentError(`two pools are named ${options.name}`);
+    const pool = new Pool(options, { ipcDir: this.ipcDir, logger: this.log, host: this });
+    this.pools.set(options.name, pool);
+    if (this.started) pool.start();
+    return pool;
+  }
+
+  pool(name: string): Pool | undefined {
+    return this.pools.get(name);
+  }
+
+  start(): void {
+    this.started = true;
+    for (const pool of this.pools.values()) pool.start();
+  }
+
+  /** SIGHUP: a new generation in every pool. Nothing accepted is dropped. */
+  reload(): number {
+    this.generationNo += 1;
+    this.log.info({ generation: this.generationNo }, 'reloading');
+    for (const pool of this.pools.values()) pool.reload();
+    this.emit('reload', this.generationNo);
+    return this.generationNo;
+  }
+
+  snapshot(): ManagerSnapshot {
+    const pools = [...this.pools.values()].map((p) => p.snapshot());
+    return {
+      pid: process.pid,
+      generation: this.generationNo,
+      startedAt: new Date(this.startedAt).toISOString(),
+      maxProcesses: this.options.maxProcesses,
+      totalProcesses: pools.reduce((n, p) => n + p.totalProcesses, 0),
+      pools,
+    };
+  }
+
+  /** Graceful stop of every pool (see Pool.close). Idempotent. */
+  async close(drainTimeoutMs?: number): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.close(drainTimeoutMs)));
+  }
+
+  // ---- PoolHost --------------------------------------------------------------------------
+
+  room(): number {
+    let live = 0;
+    for (const pool of this.pools.values()) live += pool.view().workers.length;
+    return Math.max(0, this.options.maxProcesses - live);
+  }
+
+  needRoom(pool: Pool): void {
+    const victim = pickVictim(
+      [...this.pools.values()].map((p) => ({ poolId: p.name, view: p.view(), options: p.options.scaling })),
+      pool.name,
+    );
+    if (!victim) return;
+    this.log.info({ pool: victim.poolId, for: pool.name, maxProcesses: this.options.maxProcesses }, 'global max processes reached; retiring an idle worker to make room');
+    this.pools.get(victim.poolId)?.retireForRoom(victim.workerId);
+  }
+
+  workerExited(pool: Pool): void {
+    for (const other of this.pools.values()) if (other !== pool) other.wake();
+  }
+}

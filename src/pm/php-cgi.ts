@@ -1,0 +1,46 @@
+import path from 'node:path';
+import { InvalidArgumentError } from '../errors';
+import type { PoolOptions } from './pool-options';
+
+/** php-cgi exits after this many requests when PHP_FCGI_MAX_REQUESTS is unset (sapi/cgi). */
+export const PHP_DEFAULT_MAX_REQUESTS = 500;
+
+/** php-cgi, php-cgi8.2, php8.2-cgi, php-cgi.exe: the binaries Debian and others ship. */
+export function isPhpCgi(command: string): boolean {
+  return /^php[\d.]*-cgi[\d.]*$|^php-cgi/.test(path.basename(command));
+}
+
+function positiveInt(name: string, text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text)) throw new InvalidArgumentError(`${name} must be a whole number, got "${text}"`);
+  return n;
+}
+
+/**
+ * php-cgi done right (reference peers-and-spec.md §2.8, mod_fcgid.md §3.3):
+ * - PHP_FCGI_CHILDREN=0 unless set: each php-cgi is one worker taking one request at a time,
+ *   which is how the pool counts them (mod_fcgid's manual asks the same of its users).
+ * - php-cgi exits by itself after PHP_FCGI_MAX_REQUESTS (default 500). The pool retires the
+ *   worker after that many requests itself, so it is never handed a request it will drop;
+ *   when the pool's own max-requests is set, PHP_FCGI_MAX_REQUESTS is raised to at least it.
+ * A worker that exits anyway while a request was on its way is replayed (pool.ts).
+ */
+export function adjustForPhpCgi(options: PoolOptions): PoolOptions {
+  if (!isPhpCgi(options.command)) return options;
+  const env: Record<string, string> = { ...options.env };
+  env.PHP_FCGI_CHILDREN ??= '0';
+  const poolMax = options.scaling.maxRequestsPerProcess;
+  const set = env.PHP_FCGI_MAX_REQUESTS;
+  let phpMax = set !== undefined ? positiveInt('PHP_FCGI_MAX_REQUESTS', set) : PHP_DEFAULT_MAX_REQUESTS;
+  // php-cgi must not leave before the pool retires it: its own limit is kept at least the
+  // pool's (0 = unlimited already is).
+  if (poolMax > 0 && phpMax !== 0 && phpMax < poolMax) {
+    phpMax = poolMax;
+    env.PHP_FCGI_MAX_REQUESTS = String(poolMax);
+  }
+  // With PHP_FCGI_CHILDREN > 0 each child counts for itself behind one socket: the pool cannot
+  // follow it and relies on replay.
+  const tracked = env.PHP_FCGI_CHILDREN === '0' && phpMax > 0;
+  const effective = poolMax > 0 ? poolMax : tracked ? phpMax : 0;
+  return { ...options, env, scaling: { ...options.scaling, maxRequestsPerProcess: effective } };
+}

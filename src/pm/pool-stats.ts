@@ -1,0 +1,72 @@
+/**
+ * A pool's counters for the scoreboard (/status.json). Field names follow php-fpm's status
+ * page where one exists (accepted conn, max listen queue, max children reached), because
+ * operators already read those.
+ */
+export interface PoolStatsSnapshot {
+  readonly accepted: number;
+  readonly completed: number;
+  readonly aborted: number;
+  readonly replayed: number;
+  readonly maxQueued: number;
+  readonly waitedRequests: number;
+  readonly waitTimeTotalMs: number;
+  readonly maxWaitMs: number;
+  readonly spawned: number;
+  readonly spawnFailures: number;
+  readonly exited: Readonly<Record<string, number>>;
+  readonly responses502: number;
+  readonly responses503: number;
+  readonly responses504: number;
+  readonly maxProcessesReached: number;
+}
+
+export class PoolStats {
+  accepted = 0;
+  completed = 0;
+  aborted = 0;
+  replayed = 0;
+  waitedRequests = 0;
+  waitTimeTotalMs = 0;
+  maxWaitMs = 0;
+  spawned = 0;
+  spawnFailures = 0;
+  maxProcessesReached = 0;
+  private readonly exits = new Map<string, number>();
+  private readonly failures = new Map<number, number>();
+
+  /** Time a request spent between acceptance and reaching a worker. */
+  recordWait(ms: number): void {
+    this.waitedRequests += 1;
+    this.waitTimeTotalMs += ms;
+    if (ms > this.maxWaitMs) this.maxWaitMs = ms;
+  }
+
+  recordExit(reason: string): void {
+    this.exits.set(reason, (this.exits.get(reason) ?? 0) + 1);
+  }
+
+  recordFailure(httpStatus: number): void {
+    this.failures.set(httpStatus, (this.failures.get(httpStatus) ?? 0) + 1);
+  }
+
+  snapshot(maxQueued: number): PoolStatsSnapshot {
+    return {
+      accepted: this.accepted,
+      completed: this.completed,
+      aborted: this.aborted,
+      replayed: this.replayed,
+      maxQueued,
+      waitedRequests: this.waitedRequests,
+      waitTimeTotalMs: this.waitTimeTotalMs,
+      maxWaitMs: this.maxWaitMs,
+      spawned: this.spawned,
+      spawnFailures: this.spawnFailures,
+      exited: Object.fromEntries(this.exits),
+      responses502: this.failures.get(502) ?? 0,
+      responses503: this.failures.get(503) ?? 0,
+      responses504: this.failures.get(504) ?? 0,
+      maxProcessesReached: this.maxProcessesReached,
+    };
+  }
+}

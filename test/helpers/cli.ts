@@ -1,0 +1,85 @@
+/**
+ * Runs the real CLI (bin/fcgipm.js from dist/, built by `npm test`'s pretest) as an operator
+ * would, reading its JSON log lines from stdout.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { tempDir } from './fixtures';
+
+export const BIN = path.resolve(__dirname, '../../bin/fcgipm.js');
+
+export interface Cli {
+  child: ChildProcess;
+  stderr: () => string;
+  lines: Array<Record<string, unknown>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  waitForLine: (match: (l: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>>;
+}
+
+const started: Cli[] = [];
+const dirs: string[] = [];
+
+/** Kills every CLI started by cli() and removes dir() directories; call from afterEach. */
+export async function cleanupClis(): Promise<void> {
+  for (const c of started.splice(0)) {
+    if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+    await c.exited;
+  }
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+}
+
+export function dir(): string {
+  const d = tempDir();
+  dirs.push(d);
+  return d;
+}
+
+export function cli(args: string[], extraFds = 0): Cli {
+  const stdio: Array<'pipe' | 'ignore'> = ['ignore', 'pipe', 'pipe'];
+  for (let i = 0; i < extraFds; i += 1) stdio.push('pipe');
+  const child = spawn(process.execPath, [BIN, ...args], { stdio });
+  let err = '';
+  let buf = '';
+  const lines: Array<Record<string, unknown>> = [];
+  const waiters: Array<() => void> = [];
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  child.stdout!.on('data', (c: Buffer) => {
+    buf += c.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const l = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (l.startsWith('{')) lines.push(JSON.parse(l) as Record<string, unknown>);
+      for (const w of waiters.splice(0)) w();
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      for (const w of waiters.splice(0)) w();
+      resolve({ code, signal });
+    }),
+  );
+  const c: Cli = {
+    child,
+    stderr: () => err,
+    lines,
+    exited,
+    waitForLine: async (match) => {
+      for (;;) {
+        const found = lines.find(match);
+        if (found) return found;
+        if (child.exitCode !== null) throw new Error(`fcgipm exited (${child.exitCode}): ${err}`);
+        await new Promise<void>((r) => waiters.push(r));
+      }
+    },
+  };
+  started.push(c);
+  return c;
+}
+
+export async function ready(c: Cli): Promise<string> {
+  const line = await c.waitForLine((l) => l.msg === 'fcgipm ready');
+  return `http://${String(line.http)}`;
+}
+
