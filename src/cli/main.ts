@@ -96,6 +96,7 @@ async function run(argv: readonly string[]): Promise<number> {
         ...(args.nice !== undefined ? { nice: args.nice } : {}),
         ...(args.umask !== undefined ? { umask: args.umask } : {}),
         allowRoot: args.allowRoot,
+        ...(args.slots === 'auto' ? { probeSlots: true } : args.slots !== undefined ? { slots: args.slots } : {}),
       },
     });
   } catch (err) {

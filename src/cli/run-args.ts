@@ -27,6 +27,7 @@ export interface RunArgs {
   readonly nice: number | undefined;
   readonly umask: number | undefined;
   readonly allowRoot: boolean;
+  readonly slots: number | 'auto' | undefined;
   readonly min: number | undefined;
   readonly max: number | undefined;
   readonly maxRequests: number | undefined;
@@ -58,6 +59,8 @@ HTTP through them.
   --lifetime SEC          retire a worker this old, after its request (default 0 = never)
   --max-requests N        retire a worker after N requests (default 0 = never)
   --startup-timeout SEC   a new worker must accept connections within this (default 30)
+  --slots N|auto          requests one worker takes at once (a shared-socket backend); auto
+                          asks it with FCGI_GET_VALUES (php-cgi with PHP_FCGI_CHILDREN=N: N)
   --busy-timeout SEC      kill a worker whose request runs longer (default 300)
   --io-timeout SEC        504 when the app sends nothing for this long (default 40)
   --queue-timeout SEC     503 when no worker is free within this (default 30)
@@ -145,6 +148,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   let nice: number | undefined;
   let umask: number | undefined;
   let allowRoot = false;
+  let slots: number | 'auto' | undefined;
   let min: number | undefined;
   let max: number | undefined;
   let maxRequests: number | undefined;
@@ -214,6 +218,11 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
       case '--startup-timeout':
         startupTimeoutMs = seconds(name, value());
         break;
+      case '--slots': {
+        const v = value();
+        slots = v === 'auto' ? 'auto' : count(name, v, 1);
+        break;
+      }
       case '--user':
         user = value();
         break;
@@ -312,6 +321,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     nice,
     umask,
     allowRoot,
+    slots,
     min,
     max,
     maxRequests,

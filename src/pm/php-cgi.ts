@@ -40,7 +40,11 @@ export function adjustForPhpCgi(options: PoolOptions): PoolOptions {
   }
   // With PHP_FCGI_CHILDREN > 0 each child counts for itself behind one socket: the pool cannot
   // follow it and relies on replay.
-  const tracked = env.PHP_FCGI_CHILDREN === '0' && phpMax > 0;
+  const children = positiveInt('PHP_FCGI_CHILDREN', env.PHP_FCGI_CHILDREN);
+  const tracked = children === 0 && phpMax > 0;
   const effective = poolMax > 0 ? poolMax : tracked ? phpMax : 0;
-  return { ...options, env, scaling: { ...options.scaling, maxRequestsPerProcess: effective } };
+  // PHP_FCGI_CHILDREN=N: one php-cgi master whose N children share its socket — one worker
+  // with N slots (and one shared opcache), confirmed with FCGI_GET_VALUES once it is ready.
+  const shared = children > 0 ? { slots: children, probeSlots: true } : {};
+  return { ...options, env, ...shared, scaling: { ...options.scaling, maxRequestsPerProcess: effective } };
 }

@@ -30,6 +30,13 @@ export interface PoolOptions {
   readonly killGraceMs: number;
   /** Use FCGI_KEEP_CONN and reuse each worker's connection across requests. */
   readonly keepConn: boolean;
+  /**
+   * Requests one worker takes at once: 1 for a classic FastCGI process, N for a shared-socket
+   * backend (php-cgi with PHP_FCGI_CHILDREN=N, a threaded app). With `probeSlots` the worker
+   * is asked with FCGI_GET_VALUES once ready, and this is the fallback when it does not say.
+   */
+  readonly slots: number;
+  readonly probeSlots: boolean;
   /** Who the workers run as (mod_fcgid: suEXEC's user; php-fpm: user/group); default fcgipm's own. */
   readonly uid: number | undefined;
   readonly gid: number | undefined;
@@ -106,6 +113,8 @@ export function resolvePoolOptions(input: PoolOptionsInput): PoolOptions {
     startupTimeoutMs: wholeNumber('startupTimeoutMs', input.startupTimeoutMs ?? POOL_DEFAULTS.startupTimeoutMs, 1),
     killGraceMs: wholeNumber('killGraceMs', input.killGraceMs ?? POOL_DEFAULTS.killGraceMs, 0),
     keepConn: input.keepConn ?? POOL_DEFAULTS.keepConn,
+    slots: wholeNumber('slots', input.slots ?? 1, 1),
+    probeSlots: input.probeSlots ?? false,
     uid: input.uid,
     gid: input.gid,
     limits: input.limits,

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Connection } from '../client/connection';
+import { capacityFrom, CAPACITY_VARIABLES, queryValues } from '../client/get-values';
 import type { EndRequest, FcgiRequest, ResponseHandler } from '../client/request';
 import {
   BusyTimeoutError,
@@ -30,6 +31,8 @@ import { Worker, type RetireReason, type WorkerState } from './worker';
 const MAX_ATTEMPTS = 3;
 /** How long to wait for a worker's exit when deciding whether a closed connection is replayable. */
 const EXIT_WAIT_MS = 500;
+/** How long a ready worker may take to answer FCGI_GET_VALUES about its slots. */
+const SLOT_PROBE_MS = 2_000;
 /** The maintenance tick: idle reaping, lifetime, dynamic spares, the min fill (php-fpm: 1 s). */
 const TICK_MS = 1_000;
 
@@ -57,6 +60,8 @@ export interface ProcessSnapshot {
   readonly state: WorkerState;
   readonly generation: number;
   readonly requests: number;
+  readonly slots: number;
+  readonly active: number;
   readonly startedAt: string;
   readonly currentRequest: { method: string; uri: string; startedAt: string } | undefined;
 }
@@ -262,6 +267,8 @@ export class Pool extends EventEmitter<PoolEvents> {
       state: w.state,
       generation: w.generation,
       requests: w.requests,
+      slots: w.slots,
+      active: w.active,
       startedAt: new Date(w.process.startedAt).toISOString(),
       currentRequest: w.current && {
         method: w.current.method,
@@ -457,34 +464,44 @@ export class Pool extends EventEmitter<PoolEvents> {
     return n;
   }
 
-  /** Gives a free worker the oldest waiting request, or parks it as idle. */
+  /** Gives a worker with free slots the oldest waiting requests, then parks it if a slot is left. */
   private offer(worker: Worker): void {
-    const waiter = this.queue.shift();
-    if (waiter) {
+    while (worker.hasFreeSlot) {
+      const waiter = this.queue.shift();
+      if (!waiter) break;
       this.run(worker, waiter.value);
-      return;
     }
-    worker.state = 'idle';
-    worker.lastUsedAt = Date.now();
+    if (worker.active === 0) {
+      worker.state = 'idle';
+      worker.lastUsedAt = Date.now();
+      this.atMax = false;
+    }
+    if (worker.hasFreeSlot) this.park(worker);
+  }
+
+  private park(worker: Worker): void {
+    if (worker.parked) return;
+    worker.parked = true;
     this.idle.push(worker);
-    this.atMax = false;
   }
 
   /** Most recently used first: its caches are warm (mod_fcgid's idle list is LIFO too). */
   private takeIdle(): Worker | undefined {
     for (let w = this.idle.pop(); w; w = this.idle.pop()) {
-      if (w.state === 'idle' && w.process.alive) return w;
+      w.parked = false;
+      if (w.state !== 'draining' && w.state !== 'starting' && w.hasFreeSlot && w.process.alive) return w;
     }
     return undefined;
   }
 
+  /** A request left this worker (finished, failed or aborted): free its slot, then decide. */
   private release(worker: Worker): void {
     if (worker.state === 'draining' || !this.workers.has(worker) || !worker.process.alive) return;
     if (worker.generation < this.generationNo) {
-      this.retire(worker, 'generation');
+      if (worker.active === 0) this.retire(worker, 'generation');
       return;
     }
-    const reason = retireAfterRequest(this.workerView(worker), this.options.scaling, Date.now());
+    const reason = worker.slots === 1 ? retireAfterRequest(this.workerView(worker), this.options.scaling, Date.now()) : undefined;
     if (reason) {
       this.retire(worker, reason);
       // The replacement starts now, before this worker has exited, when room allows:
@@ -505,18 +522,20 @@ export class Pool extends EventEmitter<PoolEvents> {
     job.attempts += 1;
     this.running.add(job);
     worker.state = 'busy';
+    worker.active += 1;
     worker.lastUsedAt = Date.now();
     worker.current = { method: job.info.method, uri: job.info.uri, startedAt: worker.lastUsedAt };
+    if (worker.hasFreeSlot) this.park(worker);
     job.busyTimer = setTimeout(() => this.onBusyTimeout(job), this.options.busyTimeoutMs);
 
-    const kept = worker.connection;
-    if (kept?.reusable) {
-      this.send(worker, job, kept);
-      return;
+    for (let kept = worker.idleConnections.pop(); kept; kept = worker.idleConnections.pop()) {
+      if (kept.reusable) {
+        this.send(worker, job, kept);
+        return;
+      }
+      if (kept.closedByPeer && worker.process.alive) this.noteAppClosesConnections();
+      kept.destroy();
     }
-    if (kept?.closedByPeer && worker.process.alive) this.noteAppClosesConnections();
-    kept?.destroy();
-    worker.connection = undefined;
     Connection.connect(worker.process.socketPath, {
       keepConn: this.keepConn,
       ioTimeoutMs: this.options.ioTimeoutMs,
@@ -527,7 +546,6 @@ export class Pool extends EventEmitter<PoolEvents> {
           conn.close();
           return;
         }
-        worker.connection = conn;
         this.send(worker, job, conn);
       },
       (err: unknown) => {
@@ -565,18 +583,25 @@ export class Pool extends EventEmitter<PoolEvents> {
   private onEnd(worker: Worker, job: Job, end: EndRequest): void {
     if (job.worker !== worker || job.state !== 'running') return;
     worker.requests += 1;
-    worker.current = undefined;
+    const conn = job.connection;
+    this.freeSlot(worker, job);
+    if (conn?.reusable && worker.state !== 'draining') worker.idleConnections.push(conn);
     this.stats.completed += 1;
     this.finish(job, end);
     this.release(worker);
   }
 
+  /** The job no longer occupies the worker. */
+  private freeSlot(worker: Worker, job: Job): void {
+    worker.active = Math.max(0, worker.active - 1);
+    if (worker.active === 0) worker.current = undefined;
+    job.connection = undefined;
+  }
+
   private onAttemptError(worker: Worker, job: Job, err: FcgipmError): void {
     if (job.worker !== worker || job.state !== 'running') return;
     this.detach(job);
-    worker.current = undefined;
-    if (worker.connection === job.connection) worker.connection = undefined;
-    job.connection = undefined;
+    this.freeSlot(worker, job);
 
     if (err instanceof ConnectError) {
       // Nothing reached the app: replay elsewhere (DESIGN.md "the manager dispatches").
@@ -664,10 +689,15 @@ export class Pool extends EventEmitter<PoolEvents> {
       'request exceeded the busy timeout; killing the worker',
     );
     job.connection?.abort();
-    worker.connection = undefined;
-    worker.current = undefined;
+    this.freeSlot(worker, job);
     this.finish(job, new BusyTimeoutError(`request ran longer than ${this.options.busyTimeoutMs} ms`));
-    this.retire(worker, 'busy-timeout');
+    if (worker.slots === 1) {
+      this.retire(worker, 'busy-timeout');
+    } else {
+      // A shared-socket backend serves other requests too: only this one is cut off (its
+      // process cannot be told apart behind the socket).
+      this.release(worker);
+    }
   }
 
   private abortJob(job: Job): void {
@@ -680,8 +710,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.stats.aborted += 1;
     if (state === 'running' && worker) {
       conn?.abort();
-      if (worker.connection === conn) worker.connection = undefined;
-      worker.current = undefined;
+      this.freeSlot(worker, job);
       this.release(worker);
     }
     this.checkDrained();
@@ -768,6 +797,20 @@ export class Pool extends EventEmitter<PoolEvents> {
   private onReady(worker: Worker): void {
     worker.cancelReadiness = undefined;
     if (worker.state !== 'starting') return;
+    if (this.options.probeSlots) {
+      void queryValues(worker.process.socketPath, CAPACITY_VARIABLES, SLOT_PROBE_MS).then((values) => {
+        const said = capacityFrom(values);
+        worker.slots = said ?? this.options.slots;
+        this.log.info({ pid: worker.pid, slots: worker.slots, source: said ? 'FCGI_GET_VALUES' : 'configured' }, 'shared-socket worker');
+        if (worker.state === 'starting') this.becomeReady(worker);
+      });
+      return;
+    }
+    worker.slots = this.options.slots;
+    this.becomeReady(worker);
+  }
+
+  private becomeReady(worker: Worker): void {
     worker.becameReady = true;
     if (this.crash.recordHealthy(Date.now())) this.log.info('workers start again; leaving back-off');
     this.emit('worker-ready', worker.pid);
@@ -795,8 +838,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     worker.retireReason = reason;
     worker.cancelReadiness?.();
     worker.cancelReadiness = undefined;
-    worker.connection?.close();
-    worker.connection = undefined;
+    worker.dropConnections();
     if (!worker.process.alive) return;
     this.log.debug({ pid: worker.pid, reason }, 'retiring worker');
     worker.process.kill('SIGTERM');
@@ -812,8 +854,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.workers.delete(worker);
     worker.cancelReadiness?.();
     if (worker.killTimer) clearTimeout(worker.killTimer);
-    worker.connection?.destroy();
-    worker.connection = undefined;
+    worker.dropConnections(true);
     const reason = worker.retireReason;
     const now = Date.now();
     const fields = { pid: worker.pid, code: exit.code, signal: exit.signal, requests: worker.requests, reason };

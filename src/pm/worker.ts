@@ -40,7 +40,18 @@ export class Worker {
   requests = 0;
   /** When it last started a request, or became idle. */
   lastUsedAt: number;
-  connection: Connection | undefined;
+  /**
+   * Requests it takes at once: 1 for a classic FastCGI process; N for a shared-socket backend
+   * such as php-cgi with PHP_FCGI_CHILDREN=N (its children accept on the same socket).
+   */
+  slots = 1;
+  /** Requests running on it now. */
+  active = 0;
+  /** It sits in the pool's stack of workers with a free slot. */
+  parked = false;
+  /** Kept (FCGI_KEEP_CONN) connections not carrying a request; at most one per slot. */
+  readonly idleConnections: Connection[] = [];
+  /** The request it started most recently, while any runs. */
   current: CurrentRequest | undefined;
   retireReason: RetireReason | undefined;
   killTimer: NodeJS.Timeout | undefined;
@@ -55,5 +66,17 @@ export class Worker {
 
   get pid(): number | undefined {
     return this.process.pid;
+  }
+
+  get hasFreeSlot(): boolean {
+    return this.active < this.slots;
+  }
+
+  /** Closes (or, with `destroy`, resets) every kept connection. */
+  dropConnections(destroy = false): void {
+    for (const c of this.idleConnections.splice(0)) {
+      if (destroy) c.destroy();
+      else c.close();
+    }
   }
 }

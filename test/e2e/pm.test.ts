@@ -138,6 +138,20 @@ describe('php-cgi', () => {
   });
 });
 
+describe('shared-socket pools', () => {
+  test('one php-cgi with PHP_FCGI_CHILDREN=4 is one worker with 4 slots, read with FCGI_GET_VALUES', async () => {
+    const s = await serve(PHP_CGI, { maxProcesses: 1, env: { PHP_FCGI_CHILDREN: '4' } }, { script: PHP_APP });
+    const results = await Promise.all(Array.from({ length: 16 }, () => httpRequest(`${s.base}/?sleep=150`)));
+    expect(results.map((r) => r.status)).toEqual(Array(16).fill(200));
+    // Four php children answered, in parallel, behind the one socket the pool knows.
+    expect(new Set(results.map(pidOf)).size).toBe(4);
+    const snap = s.server.pool.snapshot();
+    expect(snap.spawned).toBe(1);
+    expect(snap.processes[0]!.slots).toBe(4);
+    expect(s.lines.some((l) => l.msg === 'shared-socket worker' && l.source === 'FCGI_GET_VALUES' && l.slots === 4)).toBe(true);
+  });
+});
+
 describe('crash-loop control', () => {
   test('a binary that dies at start: bounded spawns, quick 503s, and recovery once it is fixed', async () => {
     const dir = tempDir();
