@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import { InvalidArgumentError } from '../errors';
 import type { Logger } from '../log';
 import type { IpcDir } from '../spawn/ipc-dir';
+import type { WorkerExit } from '../spawn/worker-process';
+import type { RetireReason } from './worker';
 import { pickVictim } from './policy/scaling';
 import { Pool, type PoolHost, type PoolSnapshot } from './pool';
 import type { PoolOptions } from './pool-options';
@@ -26,8 +28,17 @@ export interface ManagerSnapshot {
   readonly pools: PoolSnapshot[];
 }
 
+/**
+ * Lifecycle events for logs, status and library users, in the spirit of Apache's MPM hooks:
+ * a child started, became ready, exited (with the reason it was asked to, if any), a
+ * generation ended (its last worker is gone), a reload began.
+ */
 export interface ManagerEvents {
   reload: [generation: number];
+  'worker-start': [pool: string, pid: number | undefined];
+  'worker-ready': [pool: string, pid: number | undefined];
+  'worker-exit': [pool: string, pid: number | undefined, exit: WorkerExit, reason: RetireReason | undefined];
+  'generation-end': [pool: string, generation: number];
 }
 
 /**
@@ -65,6 +76,11 @@ export class Manager extends EventEmitter<ManagerEvents> implements PoolHost {
     if (this.pools.has(options.name)) throw new InvalidArgumentError(`two pools are named ${options.name}`);
     const pool = new Pool(options, { ipcDir: this.ipcDir, logger: this.log, host: this });
     this.pools.set(options.name, pool);
+    const name = options.name;
+    pool.on('worker-start', (pid) => this.emit('worker-start', name, pid));
+    pool.on('worker-ready', (pid) => this.emit('worker-ready', name, pid));
+    pool.on('worker-exit', (pid, exit, reason) => this.emit('worker-exit', name, pid, exit, reason));
+    pool.on('generation-end', (generation) => this.emit('generation-end', name, generation));
     if (this.started) pool.start();
     return pool;
   }

@@ -19,6 +19,17 @@ export interface PoolStatsSnapshot {
   readonly responses503: number;
   readonly responses504: number;
   readonly maxProcessesReached: number;
+  /** The most recent worker exit: who, why, how. */
+  readonly lastExit: LastExit | undefined;
+}
+
+export interface LastExit {
+  readonly pid: number | undefined;
+  readonly reason: string;
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly requests: number;
+  readonly at: string;
 }
 
 export class PoolStats {
@@ -32,6 +43,7 @@ export class PoolStats {
   spawned = 0;
   spawnFailures = 0;
   maxProcessesReached = 0;
+  lastExit: LastExit | undefined;
   private readonly exits = new Map<string, number>();
   private readonly failures = new Map<number, number>();
 
@@ -67,6 +79,7 @@ export class PoolStats {
       responses503: this.failures.get(503) ?? 0,
       responses504: this.failures.get(504) ?? 0,
       maxProcessesReached: this.maxProcessesReached,
+      lastExit: this.lastExit,
     };
   }
 }

@@ -863,7 +863,16 @@ export class Pool extends EventEmitter<PoolEvents> {
     else if (exit.error) this.log.error({ ...fields, err: exit.error.message }, 'worker could not be started');
     else if (exit.code !== 0) this.log.warn(fields, 'worker exited unexpectedly');
     else this.log.info(fields, 'worker exited');
-    this.stats.recordExit(reason ?? (exit.error ? 'spawn-error' : exit.code === 0 && exit.signal === null ? 'exit' : 'crash'));
+    const why = reason ?? (exit.error ? 'spawn-error' : exit.code === 0 && exit.signal === null ? 'exit' : 'crash');
+    this.stats.recordExit(why);
+    this.stats.lastExit = {
+      pid: worker.pid,
+      reason: why,
+      code: exit.code,
+      signal: exit.signal,
+      requests: worker.requests,
+      at: new Date(now).toISOString(),
+    };
     this.emit('worker-exit', worker.pid, exit, reason);
 
     const verdict = this.crash.recordExit({

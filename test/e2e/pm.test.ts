@@ -194,6 +194,8 @@ describe('global max across classes', () => {
     const manager = new Manager({ ipcDir, logger: silentLogger() }, { maxProcesses: 2 });
     const a = manager.addPool(resolvePoolOptions({ name: 'a', command: fixture('slow'), maxProcesses: 2 }));
     const b = manager.addPool(resolvePoolOptions({ name: 'b', command: fixture('hello'), maxProcesses: 2 }));
+    const events: string[] = [];
+    manager.on('worker-exit', (pool, _pid, _exit, reason) => events.push(`${pool} exit ${String(reason)}`));
     const front = new HttpFrontend({
       host: '127.0.0.1',
       port: 0,
@@ -215,6 +217,8 @@ describe('global max across classes', () => {
       expect(r.status).toBe(200);
       expect(r.body.toString()).toMatch(/^Hello from fcgipm fixture/);
       expect(a.snapshot().exited['global-max']).toBe(1);
+      expect(a.snapshot().lastExit).toMatchObject({ reason: 'global-max', code: 0, requests: 1 });
+      expect(events).toContain('a exit global-max');
       expect(manager.snapshot().totalProcesses).toBeLessThanOrEqual(2);
     } finally {
       await front.close();
