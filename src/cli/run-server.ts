@@ -82,7 +82,7 @@ export async function startRunServer(options: RunServerOptions): Promise<RunServ
         port: options.http.port,
         logger: options.logger,
         serverSoftware: `fcgipm/${VERSION}`,
-        ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
+        maxBodyBytes: options.maxBodyBytes,
         resolve: (urlPath) => ({ pool, target: { ...target, pathInfo: urlPath } }),
       });
       httpAddress = await http.listen();

@@ -62,7 +62,12 @@ export class HttpFrontend {
     if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
       throw new InvalidArgumentError(`http port must be 0-65535, got ${String(options.port)}`);
     }
-    this.o = { ...HTTP_DEFAULTS, ...options };
+    this.o = {
+      ...options,
+      maxBodyBytes: options.maxBodyBytes ?? HTTP_DEFAULTS.maxBodyBytes,
+      bodyMemoryLimit: options.bodyMemoryLimit ?? HTTP_DEFAULTS.bodyMemoryLimit,
+      maxResponseHeaderBytes: options.maxResponseHeaderBytes ?? HTTP_DEFAULTS.maxResponseHeaderBytes,
+    };
     this.server = http.createServer((req, res) => this.onRequest(req, res));
     // Idle keep-alive connections are closed on stop; in-flight ones finish first.
     this.server.keepAliveTimeout = 5_000;
