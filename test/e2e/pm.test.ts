@@ -76,6 +76,17 @@ describe('scaling', () => {
     expect(s.server.pool.snapshot().exited['idle-timeout']).toBe(4);
   });
 
+  test('dynamic mode keeps spare idle workers: a busy one is replaced by a new spare', async () => {
+    const s = await serve('slow', { mode: 'dynamic', minSpare: 2, maxSpare: 3, maxProcesses: 6 });
+    await s.waitForIdle(2);
+    const pending = httpRequest(`${s.base}/?sleep=2500`);
+    // One spare is now busy; the next tick starts another so that two stay idle.
+    await new Promise<void>((resolve) => s.server.pool.once('worker-ready', () => resolve()));
+    await s.waitForIdle(2);
+    expect(s.server.pool.snapshot().activeProcesses).toBe(1);
+    expect((await pending).status).toBe(200);
+  });
+
   test('static mode keeps max processes running', async () => {
     const s = await serve('hello', { mode: 'static', maxProcesses: 3 });
     await s.waitForIdle(3);
