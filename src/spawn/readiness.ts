@@ -11,6 +11,9 @@ const ACCEPT_SYSCALLS: Readonly<Record<string, readonly number[]>> = {
 
 export type Readiness = 'accepting' | 'unknown';
 
+/** Checked every millisecond this long after spawn, then less and less often. */
+const FAST_CHECK_MS = 50;
+
 export interface ReadinessOptions {
   readonly timeoutMs: number;
   /** Injectable for tests; default the real /proc. */
@@ -52,15 +55,19 @@ export function isAcceptingOnFd0(pid: number, procRoot = '/proc'): boolean | und
  * Resolves once the worker is blocked in accept on its listening socket, so it is handed a
  * request only when it takes connections (mod_fcgid puts a process on its idle list right
  * after fork and charges its start-up to FcgidIOTimeout, reference mod_fcgid.md §3). Checks
- * /proc at a growing interval (1 ms up to 25 ms) — only while a worker starts, never for
- * requests. Resolves 'unknown' at once when /proc cannot tell; rejects when the start-up
- * takes longer than timeoutMs. `cancel()` stops it (the worker exited).
+ * /proc every millisecond for the first 50 ms — a libfcgi app gets to accept() in about 6 ms,
+ * php-cgi in about 50, and a doubling interval from the start added up to 10 ms to a cold
+ * first request (docs/benchmarks.md) — then at a doubling interval up to 25 ms; only while a
+ * worker starts, never for requests. Resolves 'unknown' at once when /proc cannot tell;
+ * rejects when the start-up takes longer than timeoutMs. `cancel()` stops it (the worker
+ * exited).
  */
 export function waitUntilAccepting(pid: number, options: ReadinessOptions): { promise: Promise<Readiness>; cancel: () => void } {
   let timer: NodeJS.Timeout | undefined;
   let cancelled = false;
   const promise = new Promise<Readiness>((resolve, reject) => {
-    const deadline = Date.now() + options.timeoutMs;
+    const started = Date.now();
+    const deadline = started + options.timeoutMs;
     let interval = 1;
     const check = (): void => {
       if (cancelled) return;
@@ -69,7 +76,7 @@ export function waitUntilAccepting(pid: number, options: ReadinessOptions): { pr
       if (state) return resolve('accepting');
       if (Date.now() >= deadline) return reject(new Error(`not accepting connections after ${options.timeoutMs} ms`));
       timer = setTimeout(check, interval);
-      interval = Math.min(25, interval * 2);
+      if (Date.now() - started >= FAST_CHECK_MS) interval = Math.min(25, interval * 2);
     };
     check();
   });
