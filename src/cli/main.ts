@@ -118,6 +118,10 @@ async function run(argv: readonly string[]): Promise<number> {
     },
     'fcgipm ready',
   );
+  if (process.getuid?.() === 0 && identity.uid === undefined) {
+    // php-fpm refuses to start like this; mod_fcgid runs apps as Apache's User.
+    logger.warn('workers run as root: pass --user to run them as an unprivileged user');
+  }
   // SIGHUP: a new generation of workers (a deployed binary is picked up); nothing is dropped.
   process.on('SIGHUP', () => {
     server.reload();
