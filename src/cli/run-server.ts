@@ -6,7 +6,7 @@ import { HttpFrontend } from '../frontend/http-server';
 import type { Logger } from '../log';
 import { Manager } from '../pm/manager';
 import type { Pool } from '../pm/pool';
-import { resolvePoolOptions, type PoolOptionsInput } from '../pm/pool-options';
+import type { PoolOptionsInput } from '../pm/pool-options';
 import { AdminServer } from '../status/admin-server';
 import { IpcDir } from '../spawn/ipc-dir';
 import { VERSION } from '../version';
@@ -57,15 +57,21 @@ export function checkExecutable(command: string): string {
 }
 
 export async function startRunServer(options: RunServerOptions): Promise<RunServer> {
-  const poolOptions = resolvePoolOptions({ ...options.pool, command: checkExecutable(options.pool.command) });
-  const script = options.script !== undefined ? path.resolve(options.script) : poolOptions.command;
+  const command = checkExecutable(options.pool.command);
+  const script = options.script !== undefined ? path.resolve(options.script) : command;
   if (options.script !== undefined && !fs.existsSync(script)) {
     throw new InvalidArgumentError(`--script ${options.script}: no such file`);
   }
   const ipcDir = new IpcDir({ dir: options.ipcDir });
   ipcDir.prepare();
   const manager = new Manager({ ipcDir, logger: options.logger });
-  const pool = manager.addPool(poolOptions);
+  let pool: Pool;
+  try {
+    pool = manager.poolForClass({ ...options.pool, command });
+  } catch (err) {
+    ipcDir.cleanup();
+    throw err;
+  }
   const target = { scriptName: '', scriptFilename: script, documentRoot: path.dirname(script) };
   let http: HttpFrontend | undefined;
   let admin: AdminServer | undefined;

@@ -6,7 +6,8 @@ import type { WorkerExit } from '../spawn/worker-process';
 import type { RetireReason } from './worker';
 import { pickVictim } from './policy/scaling';
 import { Pool, type PoolHost, type PoolSnapshot } from './pool';
-import type { PoolOptions } from './pool-options';
+import { classKey } from './class-key';
+import { resolvePoolOptions, type PoolOptions, type PoolOptionsInput } from './pool-options';
 
 export interface ManagerOptions {
   /** Live worker processes allowed across all pools (FcgidMaxProcesses, php-fpm process.max). */
@@ -53,6 +54,7 @@ export class Manager extends EventEmitter<ManagerEvents> implements PoolHost {
   private readonly ipcDir: IpcDir;
   private readonly log: Logger;
   private readonly pools = new Map<string, Pool>();
+  private readonly classes = new Map<string, Pool>();
   private readonly startedAt = Date.now();
   private generationNo = 1;
   private started = false;
@@ -87,6 +89,24 @@ export class Manager extends EventEmitter<ManagerEvents> implements PoolHost {
 
   pool(name: string): Pool | undefined {
     return this.pools.get(name);
+  }
+
+  /**
+   * The pool of a process class (class-key.ts), created on first use: one per executable
+   * (by device and inode), command line, user, group and virtual host, like mod_fcgid. A
+   * binary replaced by rename is a new class; the old pool's workers leave by idle timeout.
+   */
+  poolForClass(input: PoolOptionsInput, vhost = ''): Pool {
+    const options = resolvePoolOptions(input);
+    const key = classKey({ command: options.command, args: options.args, uid: options.uid, gid: options.gid, vhost });
+    const known = this.classes.get(key);
+    if (known) return known;
+    let name = input.name ?? (vhost ? `${vhost}:${options.name}` : options.name);
+    for (let n = 2; this.pools.has(name); n += 1) name = `${input.name ?? options.name}#${n}`;
+    const pool = this.addPool({ ...options, name });
+    this.classes.set(key, pool);
+    this.log.info({ pool: name, command: options.command, vhost }, 'new process class');
+    return pool;
   }
 
   start(): void {
