@@ -5,6 +5,8 @@ import { lookupGroup, lookupUser } from '../spawn/user-db';
 import { VERSION } from '../version';
 import { parseRunArgs, RUN_USAGE } from './run-args';
 import { startRunServer } from './run-server';
+import { fetchStatus, formatStatus, parseStatusArgs, STATUS_USAGE } from './status-command';
+import type { ManagerSnapshot } from '../pm/manager';
 
 /** Process exit codes: 0 clean stop, 1 start-up failure, 2 usage error. */
 export const EXIT_OK = 0;
@@ -15,6 +17,7 @@ const USAGE = `usage: fcgipm <command> [options]
 
 commands:
   run [options] [--] COMMAND [ARG...]   serve HTTP through FastCGI workers running COMMAND
+  status [--admin HOST:PORT] [--json]   the scoreboard of a running fcgipm
   --version                             print the version
 
 'fcgipm run --help' lists the run options.
@@ -152,12 +155,38 @@ async function run(argv: readonly string[]): Promise<number> {
   });
 }
 
+async function status(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help')) {
+    process.stdout.write(STATUS_USAGE);
+    return EXIT_OK;
+  }
+  let args;
+  try {
+    args = parseStatusArgs(argv);
+  } catch (err) {
+    say(describe(err));
+    return EXIT_USAGE;
+  }
+  let body: string;
+  try {
+    body = await fetchStatus(args.admin);
+  } catch (err) {
+    say(`cannot read status from ${args.admin.host}:${args.admin.port}: ${describe(err)} (is fcgipm running with --admin?)`);
+    return EXIT_STARTUP;
+  }
+  process.stdout.write(args.json ? body : formatStatus(JSON.parse(body) as ManagerSnapshot));
+  return EXIT_OK;
+}
+
 export function main(argv: readonly string[]): void {
   const [command, ...rest] = argv;
   let result: Promise<number>;
   switch (command) {
     case 'run':
       result = run(rest);
+      break;
+    case 'status':
+      result = status(rest);
       break;
     case '--version':
     case 'version':

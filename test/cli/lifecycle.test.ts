@@ -3,11 +3,19 @@
  */
 import http from 'node:http';
 import path from 'node:path';
-import { cleanupClis, cli, dir, ready, type Cli } from '../helpers/cli';
+import { execFile } from 'node:child_process';
+import { BIN, cleanupClis, cli, dir, ready, type Cli } from '../helpers/cli';
 import { fixture } from '../helpers/fixtures';
 import { httpRequest } from '../helpers/http-client';
 
 afterEach(cleanupClis);
+
+/** Runs node with these arguments to completion; resolves with stdout (rejects on a non-zero exit). */
+function run(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, (err, stdout) => (err ? reject(new Error(err.message)) : resolve(stdout)));
+  });
+}
 
 async function adminBase(c: Cli): Promise<string> {
   const line = await c.waitForLine((l) => l.msg === 'fcgipm ready');
@@ -101,6 +109,15 @@ test('/status.json keeps the keys of the contract; /healthz answers', async () =
     expect(typeof p.requests).toBe('number');
     expect(new Date(p.startedAt).getTime()).toBeGreaterThan(0);
   }
+  // fcgipm status: the same scoreboard for an operator, as a table or the JSON itself.
+  const admin = (await adminBase(c)).replace('http://', '');
+  const table = await run([BIN, 'status', '--admin', admin]);
+  expect(table).toMatch(new RegExp(`^fcgipm pid ${String(c.child.pid)}, generation 1, `));
+  expect(table).toMatch(/pool hello\.fcgi \(ondemand, generation 1\): \d+ processes .*min 1, max 3/);
+  expect(table).toMatch(/accepted 1, completed 1, queued 0/);
+  expect(table).toMatch(/^\s+PID\s+STATE\s+GEN\s+REQUESTS\s+UP\s+CURRENT$/m);
+  const json = JSON.parse(await run([BIN, 'status', '--admin', admin, '--json'])) as StatusJson;
+  expect(json.pid).toBe(c.child.pid);
   const health = await httpRequest(`${await adminBase(c)}/healthz`);
   expect(health.status).toBe(200);
   expect(health.body.toString()).toBe('ok\n');

@@ -1,0 +1,82 @@
+import http from 'node:http';
+import { InvalidArgumentError } from '../errors';
+import type { ManagerSnapshot } from '../pm/manager';
+import { parseListenAddress, type ListenAddress } from './run-args';
+
+/** Where `fcgipm status` looks when --admin is not given; pair it with `run --admin 127.0.0.1:9000`. */
+export const DEFAULT_STATUS_ADMIN: ListenAddress = { host: '127.0.0.1', port: 9000 };
+
+export const STATUS_USAGE = `usage: fcgipm status [--admin HOST:PORT] [--json]
+
+Prints the scoreboard of a running fcgipm, read from its admin listener
+(fcgipm run --admin HOST:PORT). Default --admin 127.0.0.1:9000.
+
+  --admin HOST:PORT   the admin listener to ask
+  --json              print /status.json as it is
+`;
+
+export interface StatusArgs {
+  readonly admin: ListenAddress;
+  readonly json: boolean;
+}
+
+export function parseStatusArgs(argv: readonly string[]): StatusArgs {
+  let admin = DEFAULT_STATUS_ADMIN;
+  let json = false;
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] ?? '';
+    if (arg === '--json') json = true;
+    else if (arg === '--admin' || arg.startsWith('--admin=')) {
+      const v = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
+      if (v === undefined) throw new InvalidArgumentError('--admin: missing value');
+      admin = parseListenAddress(v, '--admin');
+    } else throw new InvalidArgumentError(`unknown option ${arg}`);
+  }
+  return { admin, json };
+}
+
+export function fetchStatus(admin: ListenAddress, timeoutMs = 5_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const host = admin.host.includes(':') ? `[${admin.host}]` : admin.host;
+    const req = http.get(`http://${host}:${admin.port}/status.json`, { timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${String(res.statusCode)}`))));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+function ago(iso: string, now: number): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+/** The scoreboard as an operator reads it: one block per pool, one line per worker. */
+export function formatStatus(s: ManagerSnapshot, now = Date.now()): string {
+  const out: string[] = [
+    `fcgipm pid ${s.pid}, generation ${s.generation}, up ${ago(s.startedAt, now)}, ${s.totalProcesses}/${s.maxProcesses} processes`,
+  ];
+  for (const p of s.pools) {
+    out.push(
+      '',
+      `pool ${p.name} (${p.mode}, generation ${p.generation}): ${p.totalProcesses} processes (${p.idleProcesses} idle, ${p.activeProcesses} busy), min ${p.minProcesses}, max ${p.maxProcesses}`,
+      `  accepted ${p.accepted}, completed ${p.completed}, queued ${p.queued} (max ${p.maxQueued}), replayed ${p.replayed}, 502 ${p.responses502}, 503 ${p.responses503}, 504 ${p.responses504}, max reached ${p.maxProcessesReached}`,
+      `  command ${p.command}`,
+    );
+    const rows = [['  PID', 'STATE', 'GEN', 'REQUESTS', 'UP', 'CURRENT']];
+    for (const w of p.processes) {
+      const cur = w.currentRequest ? `${w.currentRequest.method} ${w.currentRequest.uri} (${ago(w.currentRequest.startedAt, now)})` : '';
+      rows.push([`  ${String(w.pid ?? '-')}`, w.state, String(w.generation), String(w.requests), ago(w.startedAt, now), cur]);
+    }
+    if (rows.length > 1) out.push(table(rows));
+  }
+  return `${out.join('\n')}\n`;
+}
