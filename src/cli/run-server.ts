@@ -9,6 +9,7 @@ import type { Pool } from '../pm/pool';
 import type { PoolOptionsInput } from '../pm/pool-options';
 import { AdminServer } from '../status/admin-server';
 import { IpcDir } from '../spawn/ipc-dir';
+import { reclaimIpcDir } from '../spawn/orphans';
 import { VERSION } from '../version';
 import type { ListenAddress } from './run-args';
 
@@ -64,6 +65,7 @@ export async function startRunServer(options: RunServerOptions): Promise<RunServ
   }
   const ipcDir = new IpcDir({ dir: options.ipcDir });
   ipcDir.prepare();
+  reclaimIpcDir(ipcDir, options.logger);
   const manager = new Manager({ ipcDir, logger: options.logger });
   let pool: Pool;
   try {

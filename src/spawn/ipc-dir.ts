@@ -173,18 +173,18 @@ export class IpcDir {
   }
 
   /**
-   * Unlinks sockets named `<pid>.<n>` left by managers that are no longer running (mod_fcgid
-   * leaves them behind on every restart). Sockets of a live process and of this manager are
-   * kept. Returns the paths removed.
+   * Sockets named `<pid>.<n>` left by managers that are no longer running (mod_fcgid leaves
+   * them behind on every restart). Sockets of a live process and of this manager are not
+   * listed.
    */
-  removeStale(): string[] {
+  staleSockets(): string[] {
     let names: string[];
     try {
       names = fs.readdirSync(this.dir);
     } catch (err) {
       throw new IpcDirError(`cannot list IPC socket directory ${this.dir}: ${describe(err)}; ${WRITABLE_HINT}`, err);
     }
-    const removed: string[] = [];
+    const stale: string[] = [];
     const alive = new Map<number, boolean>();
     for (const name of names) {
       const match = /^(\d+)\.\d+$/.exec(name);
@@ -197,7 +197,15 @@ export class IpcDir {
         alive.set(pid, exists);
       }
       const socketPath = path.join(this.dir, name);
-      if (exists || !isSocketAt(socketPath)) continue;
+      if (!exists && isSocketAt(socketPath)) stale.push(socketPath);
+    }
+    return stale;
+  }
+
+  /** Unlinks the staleSockets(). Returns the paths removed. */
+  removeStale(): string[] {
+    const removed: string[] = [];
+    for (const socketPath of this.staleSockets()) {
       try {
         fs.unlinkSync(socketPath);
         removed.push(socketPath);
