@@ -102,6 +102,7 @@ async function run(argv: readonly string[]): Promise<number> {
         allowRoot: args.allowRoot,
         slots: args.slots === 'auto' ? undefined : args.slots,
         probeSlots: args.slots === 'auto',
+        processesPerSocket: args.processesPerSocket,
       },
     });
   } catch (err) {

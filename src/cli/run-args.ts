@@ -28,6 +28,7 @@ export interface RunArgs {
   readonly umask: number | undefined;
   readonly allowRoot: boolean;
   readonly slots: number | 'auto' | undefined;
+  readonly processesPerSocket: number | undefined;
   readonly min: number | undefined;
   readonly max: number | undefined;
   readonly maxRequests: number | undefined;
@@ -61,6 +62,8 @@ HTTP through them.
   --startup-timeout SEC   a new worker must accept connections within this (default 30)
   --slots N|auto          requests one worker takes at once (a shared-socket backend); auto
                           asks it with FCGI_GET_VALUES (php-cgi with PHP_FCGI_CHILDREN=N: N)
+  --processes-per-socket N  start N processes behind each worker socket (spawn-fcgi -F N):
+                          one worker with N slots; --max then counts sockets
   --busy-timeout SEC      kill a worker whose request runs longer (default 300)
   --io-timeout SEC        504 when the app sends nothing for this long (default 40)
   --queue-timeout SEC     503 when no worker is free within this (default 30)
@@ -149,6 +152,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   let umask: number | undefined;
   let allowRoot = false;
   let slots: number | 'auto' | undefined;
+  let processesPerSocket: number | undefined;
   let min: number | undefined;
   let max: number | undefined;
   let maxRequests: number | undefined;
@@ -223,6 +227,9 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
         slots = v === 'auto' ? 'auto' : count(name, v, 1);
         break;
       }
+      case '--processes-per-socket':
+        processesPerSocket = count(name, value(), 1);
+        break;
       case '--user':
         user = value();
         break;
@@ -322,6 +329,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     umask,
     allowRoot,
     slots,
+    processesPerSocket,
     min,
     max,
     maxRequests,

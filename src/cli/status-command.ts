@@ -74,7 +74,10 @@ export function formatStatus(s: ManagerSnapshot, now = Date.now()): string {
     const rows = [['  PID', 'STATE', 'GEN', 'REQUESTS', 'UP', 'CURRENT']];
     for (const w of p.processes) {
       const cur = w.currentRequest ? `${w.currentRequest.method} ${w.currentRequest.uri} (${ago(w.currentRequest.startedAt, now)})` : '';
-      rows.push([`  ${String(w.pid ?? '-')}`, w.state, String(w.generation), String(w.requests), ago(w.startedAt, now), cur]);
+      // A shared-socket worker: "+N" processes beside it, and its slots in use.
+      const pid = `  ${String(w.pid ?? '-')}${w.siblings.length > 0 ? ` +${w.siblings.length}` : ''}`;
+      const state = w.slots > 1 ? `${w.state} ${w.active}/${w.slots}` : w.state;
+      rows.push([pid, state, String(w.generation), String(w.requests), ago(w.startedAt, now), cur]);
     }
     if (rows.length > 1) out.push(table(rows));
   }

@@ -37,6 +37,11 @@ export interface PoolOptions {
    */
   readonly slots: number;
   readonly probeSlots: boolean;
+  /**
+   * Processes started behind each worker socket (spawn-fcgi -F N): one worker with N slots,
+   * a sibling that dies is restarted. 1 = mod_fcgid's one socket per process.
+   */
+  readonly processesPerSocket: number;
   /** Who the workers run as (mod_fcgid: suEXEC's user; php-fpm: user/group); default fcgipm's own. */
   readonly uid: number | undefined;
   readonly gid: number | undefined;
@@ -115,6 +120,7 @@ export function resolvePoolOptions(input: PoolOptionsInput): PoolOptions {
     keepConn: input.keepConn ?? POOL_DEFAULTS.keepConn,
     slots: wholeNumber('slots', input.slots ?? 1, 1),
     probeSlots: input.probeSlots ?? false,
+    processesPerSocket: wholeNumber('processesPerSocket', input.processesPerSocket ?? 1, 1),
     uid: input.uid,
     gid: input.gid,
     limits: input.limits,

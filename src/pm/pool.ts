@@ -18,7 +18,7 @@ import type { Logger } from '../log';
 import type { IpcDir } from '../spawn/ipc-dir';
 import { OutputLines } from '../spawn/output-lines';
 import { waitUntilAccepting } from '../spawn/readiness';
-import { WorkerProcess, type WorkerExit } from '../spawn/worker-process';
+import { WorkerProcess, type WorkerExit, type WorkerSpawnOptions } from '../spawn/worker-process';
 import { CrashGuard } from './policy/crash-guard';
 import { retireAfterRequest, spawnForDemand, tick, INITIAL_TICK_STATE, type TickState } from './policy/scaling';
 import type { PoolView, WorkerView } from './policy/snapshot';
@@ -31,6 +31,8 @@ import { Worker, type RetireReason, type WorkerState } from './worker';
 const MAX_ATTEMPTS = 3;
 /** How long to wait for a worker's exit when deciding whether a closed connection is replayable. */
 const EXIT_WAIT_MS = 500;
+/** A process on a shared socket that dies sooner than this after its start is not restarted. */
+const SIBLING_RESPAWN_MIN_MS = 1_000;
 /** How long a ready worker may take to answer FCGI_GET_VALUES about its slots. */
 const SLOT_PROBE_MS = 2_000;
 /** The maintenance tick: idle reaping, lifetime, dynamic spares, the min fill (php-fpm: 1 s). */
@@ -62,6 +64,8 @@ export interface ProcessSnapshot {
   readonly requests: number;
   readonly slots: number;
   readonly active: number;
+  /** Pids of further processes on the same socket. */
+  readonly siblings: number[];
   readonly startedAt: string;
   readonly currentRequest: { method: string; uri: string; startedAt: string } | undefined;
 }
@@ -269,6 +273,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       requests: w.requests,
       slots: w.slots,
       active: w.active,
+      siblings: [...w.siblings].flatMap((p) => (p.pid !== undefined ? [p.pid] : [])),
       startedAt: new Date(w.process.startedAt).toISOString(),
       currentRequest: w.current && {
         method: w.current.method,
@@ -315,9 +320,9 @@ export class Pool extends EventEmitter<PoolEvents> {
         this.finish(job, new ClosedError('pool stopped before the request finished'));
       }
     }
-    const exits = [...this.workers].map((w) => {
+    const exits = [...this.workers].flatMap((w) => {
       this.retire(w, 'shutdown');
-      return w.process.exited;
+      return [w.process.exited, ...[...w.siblings].map((p) => p.exited)];
     });
     await Promise.all(exits);
   }
@@ -750,23 +755,28 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   // ---- worker lifecycle -----------------------------------------------------------------
 
+  private spawnOptions(socketPath: string): WorkerSpawnOptions {
+    return {
+      command: this.options.command,
+      args: this.options.args,
+      socketPath,
+      env: this.options.env,
+      cwd: this.options.cwd,
+      logger: this.log,
+      allowRoot: this.options.allowRoot,
+      ...(this.options.uid !== undefined ? { uid: this.options.uid } : {}),
+      ...(this.options.gid !== undefined ? { gid: this.options.gid } : {}),
+      ...(this.options.limits !== undefined ? { limits: this.options.limits } : {}),
+      ...(this.options.nice !== undefined ? { nice: this.options.nice } : {}),
+      ...(this.options.umask !== undefined ? { umask: this.options.umask } : {}),
+    };
+  }
+
   private spawnWorker(): Worker | undefined {
     let proc: WorkerProcess;
+    const copies = this.options.processesPerSocket;
     try {
-      proc = WorkerProcess.spawn({
-        command: this.options.command,
-        args: this.options.args,
-        socketPath: this.ipcDir.nextSocketPath(),
-        env: this.options.env,
-        cwd: this.options.cwd,
-        logger: this.log,
-        allowRoot: this.options.allowRoot,
-        ...(this.options.uid !== undefined ? { uid: this.options.uid } : {}),
-        ...(this.options.gid !== undefined ? { gid: this.options.gid } : {}),
-        ...(this.options.limits !== undefined ? { limits: this.options.limits } : {}),
-        ...(this.options.nice !== undefined ? { nice: this.options.nice } : {}),
-        ...(this.options.umask !== undefined ? { umask: this.options.umask } : {}),
-      });
+      proc = WorkerProcess.spawn({ ...this.spawnOptions(this.ipcDir.nextSocketPath()), keepSocketFd: copies > 1 });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       const spawnErr = new SpawnError(`cannot start ${this.options.command}: ${message}`, err);
@@ -783,6 +793,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     proc.on('exit', (exit: WorkerExit) => this.onWorkerExit(worker, exit));
     this.log.info({ pid: proc.pid, socket: proc.socketPath, generation: worker.generation }, 'worker started');
     this.emit('worker-start', proc.pid);
+    for (let i = 1; i < copies; i += 1) this.spawnSibling(worker);
     if (proc.pid !== undefined) {
       const readiness = waitUntilAccepting(proc.pid, { timeoutMs: this.options.startupTimeoutMs });
       worker.cancelReadiness = readiness.cancel;
@@ -792,6 +803,33 @@ export class Pool extends EventEmitter<PoolEvents> {
       );
     }
     return worker;
+  }
+
+  /** One more process on the worker's socket; its slots follow the live processes. */
+  private spawnSibling(worker: Worker): void {
+    const fd = worker.process.socketFd;
+    if (fd === undefined || worker.state === 'draining' || !this.workers.has(worker)) return;
+    let sibling: WorkerProcess;
+    try {
+      sibling = WorkerProcess.spawn({ ...this.spawnOptions(worker.process.socketPath), inheritSocketFd: fd });
+    } catch (err) {
+      this.log.warn({ pid: worker.pid, err: err instanceof Error ? err.message : String(err) }, 'cannot start a process on a shared socket');
+      return;
+    }
+    worker.siblings.add(sibling);
+    sibling.on('exit', () => this.onSiblingExit(worker, sibling));
+    if (worker.becameReady) {
+      worker.slots = 1 + worker.siblings.size;
+      this.offer(worker);
+    }
+  }
+
+  private onSiblingExit(worker: Worker, sibling: WorkerProcess): void {
+    worker.siblings.delete(sibling);
+    if (worker.becameReady) worker.slots = 1 + worker.siblings.size;
+    // A sibling that lived a while is replaced; one that dies at once is not (the pool's
+    // crash guard watches the worker itself).
+    if (Date.now() - sibling.startedAt >= SIBLING_RESPAWN_MIN_MS) this.spawnSibling(worker);
   }
 
   private onReady(worker: Worker): void {
@@ -806,7 +844,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       });
       return;
     }
-    worker.slots = this.options.slots;
+    worker.slots = this.options.processesPerSocket > 1 ? 1 + worker.siblings.size : this.options.slots;
     this.becomeReady(worker);
   }
 
@@ -839,10 +877,12 @@ export class Pool extends EventEmitter<PoolEvents> {
     worker.cancelReadiness?.();
     worker.cancelReadiness = undefined;
     worker.dropConnections();
+    for (const sibling of worker.siblings) sibling.kill('SIGTERM');
     if (!worker.process.alive) return;
     this.log.debug({ pid: worker.pid, reason }, 'retiring worker');
     worker.process.kill('SIGTERM');
     worker.killTimer = setTimeout(() => {
+      for (const sibling of worker.siblings) sibling.kill('SIGKILL');
       if (worker.process.alive) {
         this.log.warn({ pid: worker.pid, reason, graceMs: this.options.killGraceMs }, 'worker ignored SIGTERM; sending SIGKILL');
         worker.process.kill('SIGKILL');
@@ -855,6 +895,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     worker.cancelReadiness?.();
     if (worker.killTimer) clearTimeout(worker.killTimer);
     worker.dropConnections(true);
+    // The socket went with the first process: its siblings can no longer be reached.
+    for (const sibling of worker.siblings) sibling.kill('SIGTERM');
     const reason = worker.retireReason;
     const now = Date.now();
     const fields = { pid: worker.pid, code: exit.code, signal: exit.signal, requests: worker.requests, reason };

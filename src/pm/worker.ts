@@ -49,6 +49,8 @@ export class Worker {
   active = 0;
   /** It sits in the pool's stack of workers with a free slot. */
   parked = false;
+  /** Further processes accepting on the same socket (processesPerSocket > 1). */
+  readonly siblings = new Set<WorkerProcess>();
   /** Kept (FCGI_KEEP_CONN) connections not carrying a request; at most one per slot. */
   readonly idleConnections: Connection[] = [];
   /** The request it started most recently, while any runs. */

@@ -33,6 +33,17 @@ export interface WorkerSpawnOptions {
   cwd?: string;
   /** listen() backlog; default 128. */
   backlog?: number;
+  /**
+   * Keep the manager's copy of the listening fd open (exposed as `socketFd`, closed when this
+   * worker exits) so that sibling processes can be spawned on the same socket later.
+   */
+  keepSocketFd?: boolean;
+  /**
+   * Spawn on this already listening fd (a sibling's `socketFd`) instead of creating a socket:
+   * N processes behind one socket, as spawn-fcgi -F N. The fd is neither closed nor is the
+   * socket file removed by this worker.
+   */
+  inheritSocketFd?: number;
   /** Already a child logger carrying { pool }; each worker adds { pid }. */
   logger: Logger;
   /**
@@ -140,6 +151,8 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   private gone = false;
   private settling = false;
   private killRequested = false;
+  private readonly ownsSocket: boolean;
+  private keptFd: number | undefined;
 
   /**
    * Synchronous. Creates the listening socket (mode 0600, close-on-exec, blocking), spawns
@@ -163,16 +176,18 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     const argv = helperArgs !== undefined ? [...helperArgs, '--', command, command, ...(options.args ?? [])] : [...(options.args ?? [])];
     const startedAt = Date.now();
 
+    const inherited = options.inheritSocketFd;
     let fd: number;
     try {
-      fd = listenUnix(socketPath, options.backlog ?? DEFAULT_BACKLOG, SOCKET_MODE);
+      fd = inherited ?? listenUnix(socketPath, options.backlog ?? DEFAULT_BACKLOG, SOCKET_MODE);
     } catch (err) {
       throw new SpawnError(`cannot create worker socket ${socketPath}: ${errorText(err)}`, err);
     }
+    const keep = inherited === undefined && options.keepSocketFd === true;
     let child: ChildProcess;
     try {
       // The socket belongs to the worker's user, as mod_fcgid chowns it (reference §3 step 4).
-      if (uid !== undefined || gid !== undefined) fs.chownSync(socketPath, uid ?? -1, gid ?? -1);
+      if (inherited === undefined && (uid !== undefined || gid !== undefined)) fs.chownSync(socketPath, uid ?? -1, gid ?? -1);
       child = spawn(file, argv, {
         cwd,
         env: workerEnvironment(options.env),
@@ -182,17 +197,36 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         detached: options.newProcessGroup ?? true,
       });
     } catch (err) {
-      removeSocket(socketPath, options.logger);
+      if (inherited === undefined) {
+        removeSocket(socketPath, options.logger);
+        closeFd(fd);
+      }
       throw new SpawnError(`cannot start ${command}: ${errorText(err)}`, err);
-    } finally {
-      // The child holds its own copy now (or never will); ours must not outlive this call.
-      closeFd(fd);
     }
-    return new WorkerProcess(child, command, socketPath, startedAt, options.logger, helperArgs !== undefined);
+    // The child holds its own copy now; ours must not outlive this call unless kept for
+    // siblings (and an inherited one is its owner's to close).
+    if (inherited === undefined && !keep) closeFd(fd);
+    const socket = { owned: inherited === undefined, fd: keep ? fd : undefined };
+    return new WorkerProcess(child, command, socketPath, startedAt, options.logger, helperArgs !== undefined, socket);
   }
 
-  private constructor(child: ChildProcess, command: string, socketPath: string, startedAt: number, logger: Logger, viaHelper: boolean) {
+  /** The manager's copy of the listening fd while kept for siblings (`keepSocketFd`). */
+  get socketFd(): number | undefined {
+    return this.keptFd;
+  }
+
+  private constructor(
+    child: ChildProcess,
+    command: string,
+    socketPath: string,
+    startedAt: number,
+    logger: Logger,
+    viaHelper: boolean,
+    socket: { owned: boolean; fd: number | undefined },
+  ) {
     super();
+    this.ownsSocket = socket.owned;
+    this.keptFd = socket.fd;
     this.child = child;
     this.command = command;
     this.socketPath = socketPath;
@@ -264,7 +298,11 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     // Decided here, after both pipes ended: 'exit' may come before the helper's line is read.
     const helperError = exited.error === undefined ? helperFailure(this.command, exited.code, this.helperWatch) : undefined;
     const exit = helperError !== undefined ? { ...exited, error: helperError } : exited;
-    removeSocket(this.socketPath, this.log);
+    if (this.ownsSocket) removeSocket(this.socketPath, this.log);
+    if (this.keptFd !== undefined) {
+      closeFd(this.keptFd);
+      this.keptFd = undefined;
+    }
     this.info = exit;
     const fields = { code: exit.code, signal: exit.signal, runtimeMs: Date.now() - this.startedAt };
     if (exit.error) this.log.warn({ ...fields, err: exit.error.message }, 'worker process could not be started');

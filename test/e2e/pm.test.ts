@@ -163,6 +163,36 @@ describe('shared-socket pools', () => {
   });
 });
 
+describe('N processes behind one socket', () => {
+  test('--processes-per-socket 3: one worker socket, three processes, three requests at once; a dead one is replaced', async () => {
+    const s = await serve('slow', { minProcesses: 1, maxProcesses: 1, processesPerSocket: 3 });
+    await s.waitForIdle(1);
+    const results = await Promise.all(Array.from({ length: 9 }, () => httpRequest(`${s.base}/?sleep=200&pid=1`)));
+    expect(results.map((r) => r.status)).toEqual(Array(9).fill(200));
+    expect(new Set(results.map(pidOf)).size).toBe(3);
+    const worker = s.server.pool.snapshot().processes[0]!;
+    expect(worker.slots).toBe(3);
+    expect(worker.siblings).toHaveLength(2);
+    expect(fs.readdirSync(s.ipcDir)).toHaveLength(1);
+
+    // A sibling that dies after living a while is restarted on the same socket.
+    await new Promise((r) => setTimeout(r, 1_100));
+    const victim = worker.siblings[0]!;
+    process.kill(victim, 'SIGKILL');
+    for (let i = 0; i < 200; i += 1) {
+      const now = s.server.pool.snapshot().processes[0]!;
+      if (!now.siblings.includes(victim) && now.siblings.length === 2) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const after = s.server.pool.snapshot().processes[0]!;
+    expect(after.siblings).not.toContain(victim);
+    expect(after.siblings).toHaveLength(2);
+    expect(after.slots).toBe(3);
+    const again = await Promise.all(Array.from({ length: 3 }, () => httpRequest(`${s.base}/?sleep=100&pid=1`)));
+    expect(again.map((r) => r.status)).toEqual([200, 200, 200]);
+  });
+});
+
 describe('crash-loop control', () => {
   test('a binary that dies at start: bounded spawns, quick 503s, and recovery once it is fixed', async () => {
     const dir = tempDir();
