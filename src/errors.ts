@@ -21,7 +21,9 @@ export type ErrorCode =
   | 'FCGIPM_ERR_CLOSED'
   | 'FCGIPM_ERR_IPC_DIR'
   | 'FCGIPM_ERR_NATIVE'
-  | 'FCGIPM_ERR_INVALID_ARG';
+  | 'FCGIPM_ERR_INVALID_ARG'
+  | 'FCGIPM_ERR_CONFIG'
+  | 'FCGIPM_ERR_HANDOFF';
 
 /** The HTTP status a front end answers with when a request fails with this code. */
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
@@ -43,6 +45,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   FCGIPM_ERR_IPC_DIR: 500,
   FCGIPM_ERR_NATIVE: 500,
   FCGIPM_ERR_INVALID_ARG: 500,
+  FCGIPM_ERR_CONFIG: 500,
+  // The worker could not take the client socket (connect or sendmsg failed): nothing was sent.
+  FCGIPM_ERR_HANDOFF: 502,
 };
 
 export class FcgipmError extends Error {
@@ -189,6 +194,40 @@ export class NativeError extends FcgipmError {
 export class InvalidArgumentError extends FcgipmError {
   constructor(message: string) {
     super('FCGIPM_ERR_INVALID_ARG', message);
+  }
+}
+
+/** One mistake in a configuration file, located as editors and compilers print it. */
+export interface ConfigProblem {
+  readonly file: string;
+  /** 1-based; 0 when the problem has no single place (a missing required key). */
+  readonly line: number;
+  readonly column: number;
+  /** Dotted key path, e.g. "sites[0].wrappers[1].command". */
+  readonly key: string;
+  readonly message: string;
+}
+
+/** "file:line:column: key: message", the form `fcgipm check-config` prints. */
+export function formatConfigProblem(p: ConfigProblem): string {
+  const where = p.line > 0 ? `${p.file}:${p.line}:${p.column}` : p.file;
+  return p.key ? `${where}: ${p.key}: ${p.message}` : `${where}: ${p.message}`;
+}
+
+/** A configuration that cannot be used; `problems` lists every mistake found, not just the first. */
+export class ConfigError extends FcgipmError {
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[]) {
+    super('FCGIPM_ERR_CONFIG', problems.map(formatConfigProblem).join('\n') || 'invalid configuration');
+    this.problems = problems;
+  }
+}
+
+/** The client socket could not be passed to a handoff worker; nothing reached the worker. */
+export class HandoffError extends FcgipmError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('FCGIPM_ERR_HANDOFF', message, options);
   }
 }
 
