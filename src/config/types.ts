@@ -98,6 +98,8 @@ export interface SiteConfig {
    */
   readonly handlers: readonly string[];
   readonly wrappers: readonly Wrapper[];
+  /** Files tried, in order, when a URL names a directory (DirectoryIndex, nginx `index`). */
+  readonly directoryIndex: readonly string[];
   readonly apps: readonly AppRoute[];
   readonly auth: readonly AuthRule[];
   /** FcgidPassHeader: request headers also passed under their own name (Authorization). */
