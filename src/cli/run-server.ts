@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { InvalidArgumentError } from '../errors';
-import { HttpFrontend } from '../frontend/http-server';
+import { HttpFrontend, wholeSiteResolver } from '../frontend/http-server';
 import type { Logger } from '../log';
 import { Manager } from '../pm/manager';
 import type { Pool } from '../pm/pool';
@@ -91,7 +91,7 @@ export async function startRunServer(options: RunServerOptions): Promise<RunServ
         logger: options.logger,
         serverSoftware: `fcgipm/${VERSION}`,
         maxBodyBytes: options.maxBodyBytes,
-        resolve: (urlPath) => ({ pool, target: { ...target, pathInfo: urlPath } }),
+        resolve: wholeSiteResolver({ pool, target }),
       });
       httpAddress = await http.listen();
     }

@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RequestBody } from '../client/request';
 import { BodyTooLargeError, FcgipmError, InvalidArgumentError } from '../errors';
+import { authorizerParams, basicCredentials, runAuthorizer, type AuthPhase } from './authorizer';
 import type { Logger } from '../log';
 import type { Pool } from '../pm/pool';
 import { spoolBody } from './body-spool';
@@ -14,13 +15,38 @@ const MAX_LOCAL_REDIRECTS = 10;
 export interface Route {
   readonly pool: Pool;
   readonly target: ScriptTarget;
+  /** Variables added after the CGI ones (FcgidPassHeader copies, Variable-* from an authorizer). */
+  readonly extraParams?: ReadonlyArray<readonly [string, string]>;
+  /** Authorizer apps that must let the request through first, in order. */
+  readonly auth?: readonly AuthStep[];
+  /** This route's request body limit; the front end's maxBodyBytes when absent. */
+  readonly maxBodyBytes?: number;
+}
+
+export interface AuthStep {
+  readonly phase: AuthPhase;
+  readonly pool: Pool;
+}
+
+/** Where a request goes, or why it goes nowhere (404 no such script, 403 refused, 400 bad path). */
+export type Resolution = Route | { readonly deny: number; readonly reason: string };
+
+/** One app serves every path: the path after the host is PATH_INFO (fcgipm run). */
+export function wholeSiteResolver(
+  route: Omit<Route, 'target'> & { readonly target: Omit<ScriptTarget, 'pathInfo'> },
+): (req: IncomingMessage, rawPath: string) => Resolution {
+  return (_req, rawPath) => {
+    const pathInfo = decodePath(rawPath);
+    if (pathInfo === undefined || pathInfo.includes('\0')) return { deny: 400, reason: 'malformed request path' };
+    return { ...route, target: { ...route.target, pathInfo } };
+  };
 }
 
 export interface HttpFrontendOptions {
   readonly host: string;
   readonly port: number;
-  /** Maps a decoded URL path to the pool and script that serve it; undefined → 404. */
-  readonly resolve: (path: string) => Route | undefined;
+  /** Maps a request (its Host and headers) and its raw, still percent-encoded, URL path to a route. */
+  readonly resolve: (req: IncomingMessage, rawPath: string) => Resolution;
   readonly logger: Logger;
   readonly serverSoftware: string;
   /** Largest request body; more → 413 (mod_fcgid's FcgidMaxRequestLen is 128 KiB and answers 500). */
@@ -128,19 +154,19 @@ export class HttpFrontend {
     ex.writer = writer;
 
     const q = url.indexOf('?');
-    const path = decodePath(q >= 0 ? url.slice(0, q) : url);
-    if (path === undefined || !path.startsWith('/') || path.includes('\0')) {
+    const rawPath = q >= 0 ? url.slice(0, q) : url;
+    if (!rawPath.startsWith('/')) {
       this.simple(ex, 400, 'malformed request path');
       return;
     }
-    const route = this.o.resolve(path);
-    if (!route) {
-      this.simple(ex, 404, 'no application serves this path');
+    const resolution = this.o.resolve(ex.req, rawPath);
+    if ('deny' in resolution) {
+      this.simple(ex, resolution.deny, resolution.reason);
       return;
     }
-
-    const send = (body: RequestBody, contentLength: number | undefined): void => {
-      const params = buildCgiParams({
+    const route = resolution;
+    const cgiParams = (contentLength: number | undefined): Array<[string, string]> =>
+      buildCgiParams({
         req: ex.req,
         target: route.target,
         url,
@@ -149,6 +175,92 @@ export class HttpFrontend {
         serverSoftware: this.o.serverSoftware,
         scheme: 'http',
       });
+    if (route.auth && route.auth.length > 0 && hops === 0) {
+      this.authorize(ex, writer, route, route.auth, [...cgiParams(undefined), ...(route.extraParams ?? [])], [], (variables) =>
+        this.dispatchBody(ex, writer, route, url, method, hops, cgiParams, variables),
+      );
+      return;
+    }
+    this.dispatchBody(ex, writer, route, url, method, hops, cgiParams, []);
+  }
+
+  /**
+   * Runs the route's authorizers in order (spec §6.3, mod_fcgid.md §7). Each that passes adds
+   * its Variable-* values for the next and for the responder; the first that does not pass
+   * answers the client with exactly what it sent.
+   */
+  private authorize(
+    ex: Exchange,
+    writer: CgiResponseWriter,
+    route: Route,
+    steps: readonly AuthStep[],
+    params: ReadonlyArray<readonly [string, string]>,
+    variables: ReadonlyArray<readonly [string, string]>,
+    then: (variables: ReadonlyArray<readonly [string, string]>) => void,
+  ): void {
+    const [step, ...rest] = steps;
+    if (!step) {
+      then(variables);
+      return;
+    }
+    const credentials = basicCredentials(ex.req.headers.authorization);
+    if (step.phase === 'AUTHENTICATOR' && !credentials) {
+      // Apache's authenticator hook only runs on Basic credentials; without them: challenge.
+      ex.log.info({ reqId: ex.id, url: ex.req.url }, 'authenticator needs Basic credentials');
+      const body = '401 Unauthorized\n';
+      ex.res.writeHead(401, {
+        'www-authenticate': 'Basic realm="Restricted"',
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+      });
+      ex.res.end(body);
+      return;
+    }
+    const run = runAuthorizer(step.pool, [...authorizerParams(params, step.phase, credentials), ...variables], {
+      method: ex.req.method ?? 'GET',
+      uri: ex.req.url ?? '/',
+      id: ex.id,
+    });
+    ex.dispose = () => run.abort();
+    void run.done.then((outcome) => {
+      ex.dispose = undefined;
+      if (ex.res.destroyed) return;
+      if (outcome instanceof FcgipmError) {
+        writer.fail(outcome);
+        return;
+      }
+      if (!outcome.pass) {
+        const flat: string[] = [];
+        for (const [name, value] of outcome.head.headers) flat.push(name, value);
+        // A Location without Status is a redirect (RFC 3875 §6.2.3), not a pass.
+        const status = outcome.head.status ?? (outcome.head.location !== undefined ? 302 : 200);
+        ex.log.info({ reqId: ex.id, phase: step.phase, status, url: ex.req.url }, 'authorizer refused the request');
+        if (outcome.head.reason) ex.res.writeHead(status, outcome.head.reason, flat);
+        else ex.res.writeHead(status, flat);
+        ex.res.end(outcome.body);
+        return;
+      }
+      const next: Array<readonly [string, string]> = [...variables, ...outcome.variables];
+      if (credentials && step.phase === 'AUTHENTICATOR') next.push(['REMOTE_USER', credentials.user], ['AUTH_TYPE', 'Basic']);
+      this.authorize(ex, writer, route, rest, params, next, then);
+    });
+  }
+
+  private dispatchBody(
+    ex: Exchange,
+    writer: CgiResponseWriter,
+    route: Route,
+    url: string,
+    method: string,
+    hops: number,
+    cgiParams: (contentLength: number | undefined) => Array<[string, string]>,
+    authVariables: ReadonlyArray<readonly [string, string]>,
+  ): void {
+    const maxBodyBytes = route.maxBodyBytes ?? this.o.maxBodyBytes;
+    const send = (body: RequestBody, contentLength: number | undefined): void => {
+      const params: Array<readonly [string, string]> = cgiParams(contentLength);
+      if (route.extraParams) params.push(...route.extraParams);
+      params.push(...authVariables);
       writer.handle = route.pool.dispatch({ params, body }, writer, { method, uri: url, id: ex.id });
     };
 
@@ -161,8 +273,8 @@ export class HttpFrontend {
     const declared = req.headers['content-length'];
     if (declared !== undefined) {
       const length = Number(declared);
-      if (length > this.o.maxBodyBytes) {
-        writer.fail(new BodyTooLargeError(`request body of ${length} bytes exceeds the limit of ${this.o.maxBodyBytes}`));
+      if (length > maxBodyBytes) {
+        writer.fail(new BodyTooLargeError(`request body of ${length} bytes exceeds the limit of ${maxBodyBytes}`));
         return;
       }
       send(length > 0 ? { kind: 'stream', stream: req } : { kind: 'none' }, length);
@@ -173,7 +285,7 @@ export class HttpFrontend {
       return;
     }
     // Chunked: the app must see CONTENT_LENGTH (RFC 3875 §4.1.2), so the body is read first.
-    spoolBody(req, { memoryLimit: this.o.bodyMemoryLimit, maxBytes: this.o.maxBodyBytes }).then(
+    spoolBody(req, { memoryLimit: this.o.bodyMemoryLimit, maxBytes: maxBodyBytes }).then(
       (spooled) => {
         ex.dispose = () => spooled.dispose();
         if (ex.res.destroyed) {

@@ -96,9 +96,11 @@ export class Manager extends EventEmitter<ManagerEvents> implements PoolHost {
    * (by device and inode), command line, user, group and virtual host, like mod_fcgid. A
    * binary replaced by rename is a new class; the old pool's workers leave by idle timeout.
    */
-  poolForClass(input: PoolOptionsInput, vhost = ''): Pool {
+  poolForClass(input: PoolOptionsInput, vhost = '', variant = ''): Pool {
     const options = resolvePoolOptions(input);
-    const key = classKey({ command: options.command, args: options.args, uid: options.uid, gid: options.gid, vhost });
+    // variant: the configured settings, so a reload that changes them starts a new pool (the
+    // old one's workers leave with its generation) instead of keeping the old settings.
+    const key = `${classKey({ command: options.command, args: options.args, uid: options.uid, gid: options.gid, vhost })}|${variant}`;
     const known = this.classes.get(key);
     if (known) return known;
     let name = input.name ?? (vhost ? `${vhost}:${options.name}` : options.name);

@@ -242,7 +242,7 @@ describe('global max across classes', () => {
       port: 0,
       logger: silentLogger(),
       serverSoftware: 'test',
-      resolve: (p) => ({
+      resolve: (_req, p) => ({
         pool: p.startsWith('/a') ? a : b,
         target: { scriptName: '', pathInfo: p, scriptFilename: '', documentRoot: '' },
       }),

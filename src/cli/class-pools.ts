@@ -1,0 +1,99 @@
+import fs from 'node:fs';
+import type { PoolSettings } from '../config/types';
+import { FcgipmError, SpawnError } from '../errors';
+import type { Manager } from '../pm/manager';
+import type { Pool } from '../pm/pool';
+import type { PoolOptionsInput } from '../pm/pool-options';
+import type { WorkerLimits } from '../spawn/exec-helper';
+import { lookupGroup, lookupUser } from '../spawn/user-db';
+
+/** What the router says serves a request; the same spec always means the same pool. */
+export interface ClassRequest {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly settings: PoolSettings;
+  readonly vhost: string;
+}
+
+/** A config's pool settings as the pool layer takes them (ms, numbers, uid/gid). */
+export function poolInput(command: string, args: readonly string[], s: PoolSettings): PoolOptionsInput {
+  const entry = s.user !== undefined ? lookupUser(s.user) : undefined;
+  const gid = s.group !== undefined ? lookupGroup(s.group) : entry?.gid;
+  const limits: WorkerLimits = {};
+  if (s.rlimits?.nofile !== undefined) limits.nofile = s.rlimits.nofile;
+  if (s.rlimits?.core !== undefined) limits.core = s.rlimits.core;
+  if (s.rlimits?.as !== undefined) limits.addressSpace = s.rlimits.as;
+  if (s.rlimits?.nproc !== undefined) limits.nproc = s.rlimits.nproc;
+  const input: Record<string, unknown> = {
+    command,
+    args,
+    env: s.env,
+    mode: s.mode,
+    minProcesses: s.minProcesses,
+    maxProcesses: s.maxProcesses,
+    minSpare: s.minSpare,
+    maxSpare: s.maxSpare,
+    idleTimeoutMs: s.idleTimeoutMs,
+    lifetimeMs: s.lifetimeMs,
+    maxRequestsPerProcess: s.maxRequestsPerProcess,
+    busyTimeoutMs: s.busyTimeoutMs,
+    ioTimeoutMs: s.ioTimeoutMs,
+    startupTimeoutMs: s.startupTimeoutMs,
+    queueTimeoutMs: s.queueTimeoutMs,
+    maxQueue: s.maxQueue,
+    slots: s.slots === 'auto' ? undefined : s.slots,
+    probeSlots: s.slots === 'auto' ? true : undefined,
+    processesPerSocket: s.processesPerSocket,
+    uid: entry?.uid,
+    gid,
+    allowRoot: s.allowRoot,
+    nice: s.nice,
+    umask: s.umask,
+    limits: Object.keys(limits).length > 0 ? limits : undefined,
+  };
+  // Undefined fields take the pool defaults (resolvePoolOptions); drop them so they do.
+  for (const key of Object.keys(input)) if (input[key] === undefined) delete input[key];
+  return input as unknown as PoolOptionsInput;
+}
+
+interface Known {
+  readonly pool: Pool;
+  readonly dev: number;
+  readonly ino: number;
+}
+
+/**
+ * The pools of the process classes requests are routed to, created on first use through
+ * Manager.poolForClass. A request costs one stat of the executable here, to notice a binary
+ * replaced by rename (a new class, as in mod_fcgid) without re-resolving the options.
+ */
+export class ClassPools {
+  private readonly known = new Map<string, Known>();
+
+  constructor(private readonly manager: Manager) {}
+
+  /** The pool for a class, or the error to answer with (the command is gone: 503). */
+  poolFor(spec: ClassRequest): Pool | FcgipmError {
+    const key = JSON.stringify([spec.command, spec.args, spec.vhost, spec.settings]);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(spec.command);
+    } catch (err) {
+      return new SpawnError(`cannot run ${spec.command}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, err);
+    }
+    const known = this.known.get(key);
+    if (known && known.dev === st.dev && known.ino === st.ino) return known.pool;
+    try {
+      const pool = this.manager.poolForClass(poolInput(spec.command, spec.args, spec.settings), spec.vhost, JSON.stringify(spec.settings));
+      this.known.set(key, { pool, dev: st.dev, ino: st.ino });
+      return pool;
+    } catch (err) {
+      return err instanceof FcgipmError ? err : new SpawnError(String(err), err);
+    }
+  }
+
+  /** Forgets the mapping (a reload with a new config); pools themselves live on in the manager. */
+  clear(): void {
+    this.known.clear();
+  }
+}
