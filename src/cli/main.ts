@@ -3,6 +3,7 @@ import { createLogger } from '../log';
 import { markInheritedDescriptorsCloexec } from '../spawn/fd-hygiene';
 import { lookupGroup, lookupUser } from '../spawn/user-db';
 import { VERSION } from '../version';
+import { checkConfigCommand, importApacheCommand } from './config-commands';
 import { parseRunArgs, RUN_USAGE } from './run-args';
 import { startRunServer } from './run-server';
 import { fetchStatus, formatStatus, parseStatusArgs, STATUS_USAGE } from './status-command';
@@ -18,6 +19,8 @@ const USAGE = `usage: fcgipm <command> [options]
 commands:
   run [options] [--] COMMAND [ARG...]   serve HTTP through FastCGI workers running COMMAND
   status [--admin HOST:PORT] [--json]   the scoreboard of a running fcgipm
+  check-config FILE.yaml                check a configuration file, every problem as file:line
+  import-apache FILE.conf...            print the YAML equivalent of Apache mod_fcgid directives
   --version                             print the version
 
 'fcgipm run --help' lists the run options.
@@ -185,6 +188,12 @@ export function main(argv: readonly string[]): void {
   switch (command) {
     case 'run':
       result = run(rest);
+      break;
+    case 'check-config':
+      result = Promise.resolve(checkConfigCommand(rest, process));
+      break;
+    case 'import-apache':
+      result = Promise.resolve(importApacheCommand(rest, process));
       break;
     case 'status':
       result = status(rest);

@@ -124,7 +124,10 @@ export interface Config {
   };
   /** Settings every class starts from (server-level Fcgid* directives, php-fpm pool defaults). */
   readonly defaults: PoolSettings;
-  /** FcgidCmdOptions: settings for one exact command path, over the site's. */
+  /**
+   * FcgidCmdOptions: settings for one exact command path, over the site's. Keys are absolute:
+   * the loader resolves them as it resolves `command`, so a lookup by a class's command matches.
+   */
   readonly commands: Readonly<Record<string, PoolSettings>>;
   readonly sites: readonly SiteConfig[];
   readonly drainTimeoutMs: number;

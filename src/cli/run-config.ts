@@ -1,0 +1,97 @@
+/**
+ * `fcgipm run` flags as a Config: the same shape `fcgipm serve --config` loads from YAML, so
+ * both commands can be served by one server. `run` is one site answering every host with one
+ * app at "/" that carries the pool flags.
+ */
+import path from 'node:path';
+import { DEFAULT_LOG_LEVEL, DEFAULT_MAX_PROCESSES, DEFAULT_MAX_REQUEST_BODY_BYTES } from '../config/schema';
+import type { AppRoute, Config, ListenTarget, PoolSettings } from '../config/types';
+import type { ListenAddress, RunArgs } from './run-args';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const ORIGIN = 'command line';
+
+function tcp(address: ListenAddress | undefined): ListenTarget | undefined {
+  return address ? { kind: 'tcp', host: address.host, port: address.port } : undefined;
+}
+
+/**
+ * The pool flags as PoolSettings. A flag not given stays out, so the pool layer's built-in
+ * default applies exactly as it does for a YAML key not written (src/config/merge.ts).
+ */
+function poolSettings(args: RunArgs): PoolSettings {
+  const s: Mutable<PoolSettings> = {};
+  if (args.mode !== undefined) s.mode = args.mode;
+  if (args.min !== undefined) s.minProcesses = args.min;
+  if (args.max !== undefined) s.maxProcesses = args.max;
+  if (args.minSpare !== undefined) s.minSpare = args.minSpare;
+  if (args.maxSpare !== undefined) s.maxSpare = args.maxSpare;
+  if (args.idleTimeoutMs !== undefined) s.idleTimeoutMs = args.idleTimeoutMs;
+  if (args.lifetimeMs !== undefined) s.lifetimeMs = args.lifetimeMs;
+  if (args.maxRequests !== undefined) s.maxRequestsPerProcess = args.maxRequests;
+  if (args.busyTimeoutMs !== undefined) s.busyTimeoutMs = args.busyTimeoutMs;
+  if (args.ioTimeoutMs !== undefined) s.ioTimeoutMs = args.ioTimeoutMs;
+  if (args.startupTimeoutMs !== undefined) s.startupTimeoutMs = args.startupTimeoutMs;
+  if (args.queueTimeoutMs !== undefined) s.queueTimeoutMs = args.queueTimeoutMs;
+  if (args.maxQueue !== undefined) s.maxQueue = args.maxQueue;
+  if (args.slots !== undefined) s.slots = args.slots;
+  if (args.processesPerSocket !== undefined) s.processesPerSocket = args.processesPerSocket;
+  // Names stay names: they are resolved to ids when the server starts, as for the YAML file.
+  if (args.user !== undefined) s.user = args.user;
+  if (args.group !== undefined) s.group = args.group;
+  if (args.allowRoot) s.allowRoot = true;
+  if (args.nice !== undefined) s.nice = args.nice;
+  if (args.umask !== undefined) s.umask = args.umask;
+  const { nofile, core, addressSpace, nproc } = args.limits;
+  if (nofile !== undefined || core !== undefined || addressSpace !== undefined || nproc !== undefined) {
+    s.rlimits = {
+      ...(nofile !== undefined ? { nofile } : {}),
+      ...(core !== undefined ? { core } : {}),
+      ...(addressSpace !== undefined ? { as: addressSpace } : {}),
+      ...(nproc !== undefined ? { nproc } : {}),
+    };
+  }
+  if (Object.keys(args.env).length > 0) s.env = { ...args.env };
+  return s;
+}
+
+/** The Config `fcgipm run [options] COMMAND [ARG...]` stands for. */
+export function configFromRunArgs(args: RunArgs): Config {
+  const app: AppRoute = {
+    ...poolSettings(args),
+    prefix: '/',
+    // Relative to where fcgipm was started, as a shell would run it.
+    command: path.resolve(args.command),
+    args: [...args.args],
+    ...(args.script !== undefined ? { script: path.resolve(args.script) } : {}),
+    // `run --handoff` is refused by run-args.ts until handoff lands; then it maps here.
+    handoff: false,
+    origin: ORIGIN,
+  };
+  return {
+    source: ORIGIN,
+    ipcDir: path.resolve(args.ipcDir),
+    maxProcesses: DEFAULT_MAX_PROCESSES,
+    listen: { http: tcp(args.http), fastcgi: undefined, admin: tcp(args.admin) },
+    defaults: {},
+    commands: {},
+    sites: [
+      {
+        hosts: ['*'],
+        documentRoot: undefined,
+        handlers: [],
+        wrappers: [],
+        directoryIndex: [],
+        apps: [app],
+        auth: [],
+        passHeaders: [],
+        maxRequestBodyBytes: args.maxBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
+        pool: {},
+        origin: ORIGIN,
+      },
+    ],
+    drainTimeoutMs: args.drainTimeoutMs,
+    logLevel: args.logLevel ?? DEFAULT_LOG_LEVEL,
+  };
+}

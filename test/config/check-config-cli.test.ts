@@ -1,0 +1,106 @@
+/**
+ * `fcgipm check-config` and `fcgipm import-apache` through the built CLI (bin/fcgipm.js →
+ * dist/, built by `npm run build`), as an operator runs them.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../..');
+const BIN = path.join(ROOT, 'bin/fcgipm.js');
+const FIXTURES = path.join(__dirname, 'fixtures');
+
+function fcgipm(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  if (!fs.existsSync(path.join(ROOT, 'dist/cli/config-commands.js'))) throw new Error('dist/ is not built: run npm run build');
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: ROOT });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let dir: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fcgipm-cli-config-'));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('fcgipm check-config', () => {
+  test('a valid file: one OK line with the counts, exit 0', () => {
+    const file = path.join(FIXTURES, 'full.yaml');
+    const r = fcgipm('check-config', file);
+    expect(r).toEqual({ code: 0, stdout: `${file}: OK (2 sites, 2 apps, 2 wrappers)\n`, stderr: '' });
+  });
+
+  test('an invalid file: every problem as file:line:col: key: message, exit 1', () => {
+    const file = path.join(FIXTURES, 'problems.yaml');
+    const r = fcgipm('check-config', file);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(18);
+    expect(lines[0]).toBe(`${file}:2:1: maxProcess: unknown key "maxProcess" (did you mean maxProcesses?)`);
+    expect(lines).toContain(`${file}:10:3: commands["/usr/bin/php-cgj"]: command /usr/bin/php-cgj: no such file`);
+    for (const line of lines) expect(line).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: `));
+  });
+
+  test('a command that exists but is not executable is reported with its line', () => {
+    const file = path.join(dir, 'fcgipm.yaml');
+    fs.writeFileSync(path.join(dir, 'app.fcgi'), '#!/bin/sh\n', { mode: 0o644 });
+    fs.writeFileSync(file, 'sites:\n  - apps:\n      - prefix: /\n        command: app.fcgi\n');
+    const r = fcgipm('check-config', file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`${file}:4:18: sites[0].apps[0].command: command app.fcgi (${dir}/app.fcgi) is not executable (mode 0644; chmod +x it)\n`);
+    fs.chmodSync(path.join(dir, 'app.fcgi'), 0o755);
+    expect(fcgipm('check-config', file)).toEqual({ code: 0, stdout: `${file}: OK (1 site, 1 app, 0 wrappers)\n`, stderr: '' });
+  });
+
+  test('a YAML syntax error has its line too', () => {
+    const file = path.join(dir, 'broken.yaml');
+    fs.writeFileSync(file, 'sites:\n  - apps: [\n');
+    const r = fcgipm('check-config', file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^${file}:3:1: YAML syntax: `));
+  });
+
+  test('a missing file: exit 1 naming it', () => {
+    const r = fcgipm('check-config', '/nonexistent/fcgipm.yaml');
+    expect(r).toEqual({ code: 1, stdout: '', stderr: '/nonexistent/fcgipm.yaml: cannot read the configuration: no such file\n' });
+  });
+
+  test('usage errors: exit 2', () => {
+    expect(fcgipm('check-config').code).toBe(2);
+    expect(fcgipm('check-config').stderr).toMatch(/^fcgipm: check-config: missing FILE\.yaml\nusage: fcgipm check-config FILE\.yaml/);
+    expect(fcgipm('check-config', 'a.yaml', 'b.yaml').code).toBe(2);
+    expect(fcgipm('check-config', '--bogus', 'a.yaml').stderr).toMatch(/unknown option --bogus/);
+    expect(fcgipm('check-config', '--help')).toMatchObject({ code: 0, stdout: expect.stringMatching(/^usage: fcgipm check-config FILE\.yaml/) });
+  });
+});
+
+describe('fcgipm import-apache', () => {
+  test('YAML on stdout, warnings on stderr, and the YAML passes check-config', () => {
+    fs.mkdirSync(path.join(dir, 'www/example'), { recursive: true });
+    for (const program of ['php-wrapper', 'auth.fcgi']) fs.writeFileSync(path.join(dir, program), '#!/bin/sh\n', { mode: 0o755 });
+    const inputs = ['fcgid.conf', 'example.com.conf'].map((name) => {
+      const p = path.join(dir, name);
+      fs.writeFileSync(p, fs.readFileSync(path.join(FIXTURES, name), 'utf8').replaceAll('@DIR@', dir));
+      return p;
+    });
+    const r = fcgipm('import-apache', ...inputs);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('idleTimeout: 600 # FcgidIdleTimeout 600,');
+    const warnings = r.stderr.trimEnd().split('\n');
+    expect(warnings.length).toBeGreaterThan(5);
+    for (const w of warnings) expect(w).toMatch(new RegExp(`^# warning: ${dir}/[a-z.]+\\.conf:\\d+: `));
+    const yamlFile = path.join(dir, 'imported.yaml');
+    fs.writeFileSync(yamlFile, r.stdout);
+    expect(fcgipm('check-config', yamlFile)).toEqual({ code: 0, stdout: `${yamlFile}: OK (2 sites, 0 apps, 4 wrappers)\n`, stderr: '' });
+  });
+
+  test('an unreadable file: exit 1, nothing on stdout', () => {
+    const r = fcgipm('import-apache', path.join(FIXTURES, 'fcgid.conf'), '/nonexistent/site.conf');
+    expect(r).toEqual({ code: 1, stdout: '', stderr: 'fcgipm: import-apache: cannot read /nonexistent/site.conf: no such file\n' });
+  });
+
+  test('no file: usage, exit 2', () => {
+    expect(fcgipm('import-apache')).toMatchObject({ code: 2, stderr: expect.stringMatching(/missing FILE\.conf/) });
+  });
+});
