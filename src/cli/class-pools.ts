@@ -13,6 +13,8 @@ export interface ClassRequest {
   readonly args: readonly string[];
   readonly settings: PoolSettings;
   readonly vhost: string;
+  /** A handoff app's workers speak another protocol: never the same pool as a proxied one. */
+  readonly handoff?: boolean;
 }
 
 /** A config's pool settings as the pool layer takes them (ms, numbers, uid/gid). */
@@ -74,7 +76,7 @@ export class ClassPools {
 
   /** The pool for a class, or the error to answer with (the command is gone: 503). */
   poolFor(spec: ClassRequest): Pool | FcgipmError {
-    const key = JSON.stringify([spec.command, spec.args, spec.vhost, spec.settings]);
+    const key = JSON.stringify([spec.command, spec.args, spec.vhost, spec.settings, spec.handoff === true]);
     let st: fs.Stats;
     try {
       st = fs.statSync(spec.command);
@@ -84,7 +86,7 @@ export class ClassPools {
     const known = this.known.get(key);
     if (known && known.dev === st.dev && known.ino === st.ino) return known.pool;
     try {
-      const pool = this.manager.poolForClass(poolInput(spec.command, spec.args, spec.settings), spec.vhost, JSON.stringify(spec.settings));
+      const pool = this.manager.poolForClass(poolInput(spec.command, spec.args, spec.settings), spec.vhost, JSON.stringify([spec.settings, spec.handoff === true]));
       this.known.set(key, { pool, dev: st.dev, ino: st.ino });
       return pool;
     } catch (err) {

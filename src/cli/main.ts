@@ -1,11 +1,14 @@
-import { FcgipmError } from '../errors';
-import { createLogger } from '../log';
+import { loadConfigFile } from '../config/load';
+import type { Config } from '../config/types';
+import { ConfigError, FcgipmError, formatConfigProblem } from '../errors';
+import { createLogger, type Logger } from '../log';
 import { markInheritedDescriptorsCloexec } from '../spawn/fd-hygiene';
 import { lookupGroup, lookupUser } from '../spawn/user-db';
 import { VERSION } from '../version';
 import { checkConfigCommand, importApacheCommand } from './config-commands';
 import { parseRunArgs, RUN_USAGE } from './run-args';
-import { startRunServer } from './run-server';
+import { configFromRunArgs } from './run-config';
+import { startServer, type Server } from './serve-server';
 import { fetchStatus, formatStatus, parseStatusArgs, STATUS_USAGE } from './status-command';
 import type { ManagerSnapshot } from '../pm/manager';
 
@@ -18,6 +21,7 @@ const USAGE = `usage: fcgipm <command> [options]
 
 commands:
   run [options] [--] COMMAND [ARG...]   serve HTTP through FastCGI workers running COMMAND
+  serve --config FILE.yaml              serve the sites and apps of a configuration file
   status [--admin HOST:PORT] [--json]   the scoreboard of a running fcgipm
   check-config FILE.yaml                check a configuration file, every problem as file:line
   import-apache FILE.conf...            print the YAML equivalent of Apache mod_fcgid directives
@@ -39,101 +43,17 @@ function describe(err: unknown): string {
   return e instanceof Error ? e.message : String(err);
 }
 
-/** --user / --group to numbers: the group defaults to the user's primary group. */
-function resolveIdentity(user: string | undefined, group: string | undefined): { uid?: number; gid?: number } {
-  if (user === undefined && group === undefined) return {};
-  const entry = user !== undefined ? lookupUser(user) : undefined;
-  const gid = group !== undefined ? lookupGroup(group) : entry?.gid;
-  return { ...(entry ? { uid: entry.uid } : {}), ...(gid !== undefined ? { gid } : {}) };
-}
-
-async function run(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--help') && (argv.indexOf('--help') < argv.indexOf('--') || !argv.includes('--'))) {
-    process.stdout.write(RUN_USAGE);
-    return EXIT_OK;
-  }
-  let args;
-  try {
-    args = parseRunArgs(argv);
-  } catch (err) {
-    say(describe(err));
-    process.stderr.write(`run 'fcgipm run --help' for the options\n`);
-    return EXIT_USAGE;
-  }
-  let identity: { uid?: number; gid?: number };
-  try {
-    identity = resolveIdentity(args.user, args.group);
-  } catch (err) {
-    say(describe(err));
-    return EXIT_USAGE;
-  }
-  const logger = createLogger(args.logLevel !== undefined ? { level: args.logLevel } : {});
-  // Descriptors we inherited must not reach workers (DESIGN.md "Descriptor hygiene").
-  markInheritedDescriptorsCloexec();
-
-  let server;
-  try {
-    server = await startRunServer({
-      ipcDir: args.ipcDir,
-      http: args.http,
-      admin: args.admin,
-      script: args.script,
-      logger,
-      maxBodyBytes: args.maxBodyBytes,
-      // Options left undefined take the pool's defaults (resolvePoolOptions).
-      pool: {
-        command: args.command,
-        args: args.args,
-        env: args.env,
-        minProcesses: args.min,
-        maxProcesses: args.max,
-        maxRequestsPerProcess: args.maxRequests,
-        busyTimeoutMs: args.busyTimeoutMs,
-        ioTimeoutMs: args.ioTimeoutMs,
-        queueTimeoutMs: args.queueTimeoutMs,
-        maxQueue: args.maxQueue,
-        mode: args.mode,
-        minSpare: args.minSpare,
-        maxSpare: args.maxSpare,
-        idleTimeoutMs: args.idleTimeoutMs,
-        lifetimeMs: args.lifetimeMs,
-        startupTimeoutMs: args.startupTimeoutMs,
-        ...identity,
-        limits: Object.keys(args.limits).length > 0 ? args.limits : undefined,
-        nice: args.nice,
-        umask: args.umask,
-        allowRoot: args.allowRoot,
-        slots: args.slots === 'auto' ? undefined : args.slots,
-        probeSlots: args.slots === 'auto',
-        processesPerSocket: args.processesPerSocket,
-      },
-    });
-  } catch (err) {
-    say(describe(err));
-    logger.flush();
-    return EXIT_STARTUP;
-  }
-
-  const addr = server.httpAddress;
-  const adminAddr = server.adminAddress;
-  logger.info(
-    {
-      http: addr ? `${addr.address}:${addr.port}` : 'off',
-      admin: adminAddr ? `${adminAddr.address}:${adminAddr.port}` : 'off',
-      command: server.pool.options.command,
-      ipcDir: server.ipcDir.dir,
-    },
-    'fcgipm ready',
-  );
-  if (process.getuid?.() === 0 && identity.uid === undefined) {
+/**
+ * The running server's life: SIGHUP reloads (`reload`), SIGTERM / SIGINT stop gracefully.
+ * Resolves with the exit code once stopped.
+ */
+function serveUntilStopped(server: Server, logger: Logger, reload: () => void, drainTimeoutMs: number): Promise<number> {
+  if (process.getuid?.() === 0 && server.config.sites.some((site) => usesRoot(server.config, site))) {
     // php-fpm refuses to start like this; mod_fcgid runs apps as Apache's User.
-    logger.warn('workers run as root: pass --user to run them as an unprivileged user');
+    logger.warn('workers run as root: set user (--user, or user: in the config) to run them as an unprivileged user');
   }
   // SIGHUP: a new generation of workers (a deployed binary is picked up); nothing is dropped.
-  process.on('SIGHUP', () => {
-    server.reload();
-  });
-
+  process.on('SIGHUP', reload);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
@@ -142,8 +62,8 @@ async function run(argv: readonly string[]): Promise<number> {
         return;
       }
       stopping = true;
-      logger.info({ signal, drainTimeoutMs: args.drainTimeoutMs }, 'stopping gracefully');
-      server.close(args.drainTimeoutMs).then(
+      logger.info({ signal, drainTimeoutMs }, 'stopping gracefully');
+      server.close(drainTimeoutMs).then(
         () => {
           logger.info('stopped');
           resolve(EXIT_OK);
@@ -157,6 +77,92 @@ async function run(argv: readonly string[]): Promise<number> {
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
+}
+
+/** Whether some class of the site would run as root: no user at the site or defaults level. */
+function usesRoot(config: Config, site: Config['sites'][number]): boolean {
+  const user = site.pool.user ?? config.defaults.user;
+  return user === undefined && [...site.apps, ...site.wrappers].some((a) => a.user === undefined);
+}
+
+async function start(config: Config, logger: Logger): Promise<Server | undefined> {
+  // Descriptors we inherited must not reach workers (DESIGN.md "Descriptor hygiene").
+  markInheritedDescriptorsCloexec();
+  try {
+    return await startServer(config, logger);
+  } catch (err) {
+    say(describe(err));
+    logger.flush();
+    return undefined;
+  }
+}
+
+async function run(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help') && (argv.indexOf('--help') < argv.indexOf('--') || !argv.includes('--'))) {
+    process.stdout.write(RUN_USAGE);
+    return EXIT_OK;
+  }
+  let args;
+  let config: Config;
+  try {
+    args = parseRunArgs(argv);
+    config = configFromRunArgs(args);
+    // Names are checked now, so a typo is a usage error rather than a failed start.
+    if (args.user !== undefined) lookupUser(args.user);
+    if (args.group !== undefined) lookupGroup(args.group);
+  } catch (err) {
+    say(describe(err));
+    process.stderr.write(`run 'fcgipm run --help' for the options\n`);
+    return EXIT_USAGE;
+  }
+  const logger = createLogger(args.logLevel !== undefined ? { level: args.logLevel } : {});
+  const server = await start(config, logger);
+  if (!server) return EXIT_STARTUP;
+  return serveUntilStopped(server, logger, () => server.reload(), args.drainTimeoutMs);
+}
+
+const SERVE_USAGE = `usage: fcgipm serve --config FILE.yaml
+
+Serves every site, app and wrapper of the configuration file (docs/config.md).
+SIGHUP re-reads the file: a valid one takes effect with a new generation of workers, an
+invalid one is logged with every problem and the running configuration stays.
+`;
+
+async function serve(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help')) {
+    process.stdout.write(SERVE_USAGE);
+    return EXIT_OK;
+  }
+  const at = argv.indexOf('--config');
+  const inline = argv.find((a) => a.startsWith('--config='));
+  const file = inline !== undefined ? inline.slice('--config='.length) : at >= 0 ? argv[at + 1] : undefined;
+  if (file === undefined || file === '' || argv.length !== (inline !== undefined ? 1 : 2)) {
+    say('serve needs exactly --config FILE.yaml');
+    process.stderr.write(SERVE_USAGE);
+    return EXIT_USAGE;
+  }
+  let config: Config;
+  try {
+    config = loadConfigFile(file);
+  } catch (err) {
+    if (err instanceof ConfigError) for (const p of err.problems) process.stderr.write(`${formatConfigProblem(p)}\n`);
+    else say(describe(err));
+    return EXIT_STARTUP;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  const server = await start(config, logger);
+  if (!server) return EXIT_STARTUP;
+  const reload = (): void => {
+    try {
+      const next = loadConfigFile(file);
+      server.reload(next);
+      logger.info({ config: file }, 'configuration reloaded');
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems.map(formatConfigProblem) : [describe(err)];
+      logger.error({ config: file, problems }, 'configuration not reloaded; the running one stays');
+    }
+  };
+  return serveUntilStopped(server, logger, reload, config.drainTimeoutMs);
 }
 
 async function status(argv: readonly string[]): Promise<number> {
@@ -194,6 +200,9 @@ export function main(argv: readonly string[]): void {
       break;
     case 'import-apache':
       result = Promise.resolve(importApacheCommand(rest, process));
+      break;
+    case 'serve':
+      result = serve(rest);
       break;
     case 'status':
       result = status(rest);

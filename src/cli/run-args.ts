@@ -1,3 +1,5 @@
+import path from 'node:path';
+import type { ListenTarget } from '../config/types';
 import { InvalidArgumentError } from '../errors';
 import type { ScalingMode } from '../pm/policy/options';
 import type { RlimitValue, WorkerLimits } from '../spawn/exec-helper';
@@ -13,6 +15,10 @@ export interface RunArgs {
   readonly args: string[];
   readonly http: ListenAddress | undefined;
   readonly admin: ListenAddress | undefined;
+  /** FastCGI front end for nginx / Apache mod_proxy_fcgi; off when undefined. */
+  readonly fastcgi: ListenTarget | undefined;
+  /** Pass client sockets to the app (DESIGN.md "fd handoff protocol") instead of proxying. */
+  readonly handoff: boolean;
   readonly ipcDir: string;
   readonly script: string | undefined;
   readonly mode: ScalingMode | undefined;
@@ -48,6 +54,10 @@ Spawns COMMAND as FastCGI workers (a listening socket on fd 0, like mod_fcgid) a
 HTTP through them.
 
   --http HOST:PORT        HTTP front end (default 127.0.0.1:8080; "off" disables)
+  --fastcgi ADDR          FastCGI front end for nginx fastcgi_pass or Apache mod_proxy_fcgi:
+                          unix:/path or HOST:PORT (default off)
+  --handoff               pass each client connection to the app with SCM_RIGHTS instead of
+                          proxying (the app speaks docs/handoff-protocol.md)
   --admin HOST:PORT       status listener: /status.json, /healthz (default off)
   --ipc-dir DIR           worker socket directory (default /run/fcgidsock)
   --script FILE           SCRIPT_FILENAME for an interpreter such as php-cgi (default COMMAND)
@@ -86,8 +96,16 @@ HTTP through them.
 export const DEFAULT_IPC_DIR = '/run/fcgidsock';
 export const DEFAULT_HTTP: ListenAddress = { host: '127.0.0.1', port: 8080 };
 
-/** Options of the contract that later issues implement; refused clearly until then. */
-const NOT_YET = new Set(['--fastcgi', '--handoff']);
+/** "unix:/path" (relative paths from the current directory) or a TCP address. */
+export function parseListenTarget(text: string, option: string): ListenTarget {
+  if (text.startsWith('unix:')) {
+    const p = text.slice('unix:'.length);
+    if (p === '') throw new InvalidArgumentError(`${option}: expected unix:/path/to/socket, the path is missing`);
+    return { kind: 'unix', path: path.resolve(p) };
+  }
+  const a = parseListenAddress(text, option);
+  return { kind: 'tcp', host: a.host, port: a.port };
+}
 
 /** "127.0.0.1:8080", "[::1]:8080", ":8080" (all interfaces) or "8080" (loopback). */
 export function parseListenAddress(text: string, option: string): ListenAddress {
@@ -138,6 +156,8 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   let http: ListenAddress | undefined = DEFAULT_HTTP;
   let ipcDir = DEFAULT_IPC_DIR;
   let admin: ListenAddress | undefined;
+  let fastcgi: ListenTarget | undefined;
+  let handoff = false;
   let script: string | undefined;
   let mode: ScalingMode | undefined;
   let minSpare: number | undefined;
@@ -183,7 +203,6 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
       if (v === undefined) throw new InvalidArgumentError(`${name}: missing value`);
       return v;
     };
-    if (NOT_YET.has(name)) throw new InvalidArgumentError(`${name} is not supported by this version of fcgipm yet`);
     switch (name) {
       case '--http': {
         const v = value();
@@ -195,6 +214,15 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
         break;
       case '--admin':
         admin = parseListenAddress(value(), name);
+        break;
+      case '--fastcgi': {
+        const v = value();
+        fastcgi = v === 'off' ? undefined : parseListenTarget(v, name);
+        break;
+      }
+      case '--handoff':
+        if (inline !== undefined) throw new InvalidArgumentError('--handoff takes no value');
+        handoff = true;
         break;
       case '--script':
         script = value();
@@ -314,6 +342,8 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     args: argv.slice(i + 1),
     http,
     admin,
+    fastcgi,
+    handoff,
     ipcDir,
     script,
     mode,

@@ -65,15 +65,14 @@ export function configFromRunArgs(args: RunArgs): Config {
     command: path.resolve(args.command),
     args: [...args.args],
     ...(args.script !== undefined ? { script: path.resolve(args.script) } : {}),
-    // `run --handoff` is refused by run-args.ts until handoff lands; then it maps here.
-    handoff: false,
+    handoff: args.handoff,
     origin: ORIGIN,
   };
   return {
     source: ORIGIN,
     ipcDir: path.resolve(args.ipcDir),
     maxProcesses: DEFAULT_MAX_PROCESSES,
-    listen: { http: tcp(args.http), fastcgi: undefined, admin: tcp(args.admin) },
+    listen: { http: tcp(args.http), fastcgi: args.fastcgi, admin: tcp(args.admin) },
     defaults: {},
     commands: {},
     sites: [

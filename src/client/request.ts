@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { FcgipmError } from '../errors';
 
@@ -18,6 +19,18 @@ export interface FcgiRequest {
   readonly body: RequestBody;
   /** FastCGI role (spec §6); RESPONDER when absent. */
   readonly role?: number;
+  /**
+   * fd handoff (DESIGN.md): the client's socket goes to the worker with SCM_RIGHTS, with the
+   * bytes already read from it as STDIN; the worker answers the client itself. No response
+   * comes back through the handler, only the end (or a failure before the socket left).
+   */
+  readonly handoff?: HandoffSource;
+}
+
+export interface HandoffSource {
+  readonly client: Socket;
+  /** Bytes already read from the client: the request head and whatever followed it. */
+  readonly prefix: Buffer;
 }
 
 export interface EndRequest {

@@ -10,8 +10,21 @@ export interface ScriptTarget {
   readonly documentRoot: string;
 }
 
+/** What the variables are built from: Node's IncomingMessage, or a head parsed by hand (handoff). */
+export interface CgiRequestView {
+  readonly headers: IncomingMessage['headers'];
+  readonly rawHeaders: readonly string[];
+  readonly httpVersion: string;
+  readonly socket: {
+    readonly localAddress?: string | undefined;
+    readonly localPort?: number | undefined;
+    readonly remoteAddress?: string | undefined;
+    readonly remotePort?: number | undefined;
+  };
+}
+
 export interface CgiEnvInput {
-  readonly req: IncomingMessage;
+  readonly req: CgiRequestView;
   readonly target: ScriptTarget;
   /** Raw request target (path and query) — differs from req.url after a local redirect. */
   readonly url: string;
@@ -48,7 +61,7 @@ function stripV4Mapped(addr: string | undefined): string {
 }
 
 /** Host header without its port ("[::1]:8080" → "[::1]"), else the local address. */
-function serverName(req: IncomingMessage): string {
+function serverName(req: CgiRequestView): string {
   const host = req.headers.host;
   if (host) {
     if (host.startsWith('[')) {

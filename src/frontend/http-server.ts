@@ -116,6 +116,14 @@ export class HttpFrontend {
     return a && typeof a === 'object' ? a : undefined;
   }
 
+  /**
+   * Serves a connection accepted elsewhere (the handoff listener, which read the first head
+   * and pushed it back with socket.unshift) as if this server had accepted it.
+   */
+  acceptConnection(socket: import('node:net').Socket): void {
+    this.server.emit('connection', socket);
+  }
+
   /** Stops accepting; resolves when every in-flight exchange has finished. Idempotent. */
   close(): Promise<void> {
     this.closing ??= new Promise((resolve) => {

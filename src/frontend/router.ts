@@ -271,6 +271,14 @@ export class Router {
       const entry = this.appByFile(r, filename, params);
       if (entry) return this.fastcgiApp(r, entry, params, filename.slice(entry.scriptFilename.length));
 
+      // An explicit app's URL prefix wins over the document root, as in route() (Apache
+      // applies a <Location> handler before the file system is looked at).
+      const early = this.fastcgiUri(params);
+      if (early !== undefined && !('status' in early)) {
+        const app = this.matchApp(r, early.path);
+        if (app) return this.appResult(r, app.entry, app.entry.prefix, app.rest);
+      }
+
       const below = r.root?.below(filename);
       if (r.root && below !== undefined) {
         const parts = below.split('/').filter((s) => s !== '');
@@ -305,6 +313,21 @@ export class Router {
       r.authSpecs.set(app, spec);
     }
     return spec;
+  }
+
+  /**
+   * The classes the configuration names outright — apps and wrappers — so their pools exist
+   * from the start and keep their minProcesses warm before the first request.
+   */
+  configuredSpecs(): ClassSpec[] {
+    const out: ClassSpec[] = [];
+    for (const site of this.config.sites) {
+      const r = this.routesOf(site);
+      for (const a of r.apps) out.push(a.spec);
+      for (const w of r.wrappers.values()) out.push(w.spec);
+      if (r.defaultWrapper) out.push(r.defaultWrapper.spec);
+    }
+    return out;
   }
 
   private routesOf(site: SiteConfig): SiteRoutes {

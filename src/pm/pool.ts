@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Connection } from '../client/connection';
+import { handOff, type HandoffSession } from '../client/handoff';
 import { capacityFrom, CAPACITY_VARIABLES, queryValues } from '../client/get-values';
 import type { EndRequest, FcgiRequest, ResponseHandler } from '../client/request';
 import {
@@ -113,6 +114,8 @@ interface Job {
   waiter: Waiter<Job> | undefined;
   worker: Worker | undefined;
   connection: Connection | undefined;
+  /** A handed-off client socket's session with the worker, until END_REQUEST. */
+  handoff: HandoffSession | undefined;
   busyTimer: NodeJS.Timeout | undefined;
   stderr: OutputLines | undefined;
 }
@@ -206,6 +209,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       waiter: undefined,
       worker: undefined,
       connection: undefined,
+      handoff: undefined,
       busyTimer: undefined,
       stderr: undefined,
     };
@@ -533,6 +537,10 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (worker.hasFreeSlot) this.park(worker);
     job.busyTimer = setTimeout(() => this.onBusyTimeout(job), this.options.busyTimeoutMs);
 
+    if (job.request.handoff) {
+      this.runHandoff(worker, job, job.request.handoff);
+      return;
+    }
     for (let kept = worker.idleConnections.pop(); kept; kept = worker.idleConnections.pop()) {
       if (kept.reusable) {
         this.send(worker, job, kept);
@@ -556,6 +564,39 @@ export class Pool extends EventEmitter<PoolEvents> {
       (err: unknown) => {
         if (job.state !== 'running' || job.worker !== worker) return;
         this.onAttemptError(worker, job, err instanceof FcgipmError ? err : new ConnectError(String(err)));
+      },
+    );
+  }
+
+  /**
+   * fd handoff: the client socket goes to the worker, which holds this slot until it sends
+   * END_REQUEST (busy accounting and the busy timeout hold as for a proxied request). A
+   * failure before the socket left is a connect failure: nothing reached the app, replay.
+   */
+  private runHandoff(worker: Worker, job: Job, source: NonNullable<FcgiRequest['handoff']>): void {
+    handOff({
+      client: source.client,
+      prefix: source.prefix,
+      workerSocketPath: worker.process.socketPath,
+      params: job.request.params,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      logger: this.log.child({ pid: worker.pid, reqId: job.info.id }),
+    }).then(
+      (session) => {
+        if (job.state !== 'running' || job.worker !== worker) {
+          session.abort();
+          return;
+        }
+        job.handoff = session;
+        session.done.then(
+          (end) => this.onEnd(worker, job, end),
+          (err: unknown) => this.onAttemptError(worker, job, err instanceof FcgipmError ? err : new WorkerClosedError(String(err), { responseStarted: true, reusedConnection: false })),
+        );
+      },
+      (err: unknown) => {
+        if (job.state !== 'running' || job.worker !== worker) return;
+        const message = err instanceof Error ? err.message : String(err);
+        this.onAttemptError(worker, job, new ConnectError(`handoff to worker ${String(worker.pid)} failed: ${message}`));
       },
     );
   }
@@ -601,6 +642,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     worker.active = Math.max(0, worker.active - 1);
     if (worker.active === 0) worker.current = undefined;
     job.connection = undefined;
+    job.handoff = undefined;
   }
 
   private onAttemptError(worker: Worker, job: Job, err: FcgipmError): void {
@@ -694,6 +736,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       'request exceeded the busy timeout; killing the worker',
     );
     job.connection?.abort();
+    job.handoff?.abort();
     this.freeSlot(worker, job);
     this.finish(job, new BusyTimeoutError(`request ran longer than ${this.options.busyTimeoutMs} ms`));
     if (worker.slots === 1) {
@@ -715,6 +758,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.stats.aborted += 1;
     if (state === 'running' && worker) {
       conn?.abort();
+      job.handoff?.abort();
       this.freeSlot(worker, job);
       this.release(worker);
     }

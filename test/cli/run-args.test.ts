@@ -40,10 +40,21 @@ describe('fcgipm run arguments', () => {
     [['--bogus', 'x'], /unknown option --bogus/],
     [['--max'], /--max: missing value/],
     [['--max', '2'], /missing COMMAND/],
-    [['--handoff', 'x'], /--handoff is not supported/],
+    [['--handoff=yes', 'x'], /--handoff takes no value/],
+    [['--fastcgi', 'unix:', 'x'], /--fastcgi: expected unix:\/path/],
+    [['--fastcgi', 'nowhere:port', 'x'], /--fastcgi: expected HOST:PORT/],
   ])('%j is refused naming the option', (argv, message) => {
     expect(() => parseRunArgs(argv)).toThrow(InvalidArgumentError);
     expect(() => parseRunArgs(argv)).toThrow(message);
+  });
+
+  test('--fastcgi and --handoff', () => {
+    const a = parseRunArgs(['--fastcgi', 'unix:/run/fcgipm.sock', '--handoff', 'app']);
+    expect(a.fastcgi).toEqual({ kind: 'unix', path: '/run/fcgipm.sock' });
+    expect(a.handoff).toBe(true);
+    expect(parseRunArgs(['--fastcgi', '127.0.0.1:9000', 'app']).fastcgi).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 9000 });
+    expect(parseRunArgs(['app']).fastcgi).toBeUndefined();
+    expect(parseRunArgs(['app']).handoff).toBe(false);
   });
 
   test('listen addresses', () => {

@@ -120,7 +120,7 @@ http {
 export async function startApache(dir: string, body: string, modules: string[] = []): Promise<WebServer> {
   const port = await freePort();
   const errorLog = path.join(dir, 'error.log');
-  const load = ['mpm_event', 'authz_core', 'proxy', 'proxy_fcgi', 'unixd', ...modules]
+  const load = ['mpm_event', 'authz_core', 'proxy', 'proxy_fcgi', ...modules]
     .map((m) => `LoadModule ${m}_module ${APACHE_MODULES}/mod_${m}.so`)
     .join('\n');
   const root = process.getuid?.() === 0;

@@ -1,0 +1,226 @@
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config, ListenTarget, SiteConfig } from '../config/types';
+import { FcgipmError, InvalidArgumentError } from '../errors';
+import { AUTH_PHASES, type AuthPhase } from '../frontend/authorizer';
+import { FcgiServer } from '../frontend/fcgi-server';
+import { forwardFastcgi } from '../frontend/fcgi-forward';
+import { HandoffFrontend, type HandoffDecision, type RequestHead } from '../frontend/handoff-frontend';
+import { HttpFrontend, type AuthStep, type Resolution } from '../frontend/http-server';
+import { Router, type RouteResult } from '../frontend/router';
+import type { Logger } from '../log';
+import { Manager } from '../pm/manager';
+import { AdminServer } from '../status/admin-server';
+import { IpcDir } from '../spawn/ipc-dir';
+import { reclaimIpcDir } from '../spawn/orphans';
+import { VERSION } from '../version';
+import { ClassPools } from './class-pools';
+import { checkExecutable } from './run-server';
+
+/** A running fcgipm built from a Config: `fcgipm serve --config` (and, in time, `run`). */
+export interface Server {
+  readonly manager: Manager;
+  readonly ipcDir: IpcDir;
+  readonly httpAddress: AddressInfo | undefined;
+  readonly adminAddress: AddressInfo | undefined;
+  /** "unix:/path" or "host:port" of the FastCGI listener. */
+  readonly fastcgiAddress: string | undefined;
+  /** The configuration requests are routed by now. */
+  readonly config: Config;
+  /**
+   * SIGHUP: a new generation of workers; with a config, routes and pool settings change too.
+   * Listen addresses and the IPC dir are kept (a change is logged: restart to apply it).
+   */
+  reload(config?: Config): number;
+  close(drainTimeoutMs?: number): Promise<void>;
+}
+
+function tcp(target: ListenTarget, what: string): { host: string; port: number } {
+  if (target.kind !== 'tcp') throw new InvalidArgumentError(`listen.${what}: a Unix socket is not supported here yet; use HOST:PORT`);
+  return { host: target.host, port: target.port };
+}
+
+function describeTarget(t: ListenTarget | undefined): string {
+  if (!t) return 'off';
+  return t.kind === 'unix' ? `unix:${t.path}` : `${t.host}:${t.port}`;
+}
+
+/** FcgidPassHeader: the header also under its own name, non-alphanumerics as "_" (httpd's rule). */
+function passedHeaders(site: SiteConfig, req: IncomingMessage): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const name of site.passHeaders) {
+    const value = req.headers[name.toLowerCase()];
+    if (value === undefined) continue;
+    out.push([name.replace(/[^A-Za-z0-9]/g, '_'), Array.isArray(value) ? value.join(', ') : value]);
+  }
+  return out;
+}
+
+export async function startServer(initial: Config, logger: Logger): Promise<Server> {
+  let config = initial;
+  let router = new Router(config);
+  const ipcDir = new IpcDir({ dir: config.ipcDir });
+  ipcDir.prepare();
+  reclaimIpcDir(ipcDir, logger);
+  const manager = new Manager({ ipcDir, logger }, { maxProcesses: config.maxProcesses });
+  const pools = new ClassPools(manager);
+  // Apps and wrappers named in the config get their pools now: a command that cannot run is
+  // refused before anything listens, and minProcesses are started at once.
+  for (const spec of router.configuredSpecs()) {
+    let made: ReturnType<ClassPools['poolFor']>;
+    try {
+      checkExecutable(spec.command);
+      made = pools.poolFor(spec);
+    } catch (err) {
+      made = err instanceof FcgipmError ? err : new InvalidArgumentError(String(err));
+    }
+    if (made instanceof FcgipmError) {
+      ipcDir.cleanup();
+      throw made;
+    }
+  }
+
+  const authSteps = (route: Extract<RouteResult, { kind: 'script' }>): AuthStep[] | FcgipmError => {
+    const rule = router.authFor(route.site, route.target.scriptName + route.target.pathInfo);
+    if (!rule) return [];
+    const steps: AuthStep[] = [];
+    const apps: Record<AuthPhase, typeof rule.authenticator> = {
+      ACCESS_CHECKER: rule.accessChecker,
+      AUTHENTICATOR: rule.authenticator,
+      AUTHORIZER: rule.authorizer,
+    };
+    for (const phase of AUTH_PHASES) {
+      const app = apps[phase];
+      if (!app) continue;
+      const pool = pools.poolFor(router.authSpec(route.site, app));
+      if (pool instanceof FcgipmError) return pool;
+      steps.push({ phase, pool });
+    }
+    return steps;
+  };
+
+  const resolveHttp = (req: IncomingMessage, rawPath: string): Resolution => {
+    const r = router.route(req.headers.host, rawPath);
+    if (r.kind === 'deny') return { deny: r.status, reason: r.reason };
+    if (r.spec.handoff) return { deny: 421, reason: 'this app takes handed-off connections; reconnect' };
+    const pool = pools.poolFor(r.spec);
+    if (pool instanceof FcgipmError) return { deny: pool.httpStatus, reason: pool.message };
+    const auth = authSteps(r);
+    if (auth instanceof FcgipmError) return { deny: auth.httpStatus, reason: auth.message };
+    return {
+      pool,
+      target: r.target,
+      extraParams: passedHeaders(r.site, req),
+      auth,
+      maxBodyBytes: r.site.maxRequestBodyBytes,
+    };
+  };
+
+  /** First request of a connection on the handoff listener: hand the socket off, or serve it here. */
+  const decideHandoff = (head: RequestHead): HandoffDecision => {
+    const q = head.url.indexOf('?');
+    const rawPath = q >= 0 ? head.url.slice(0, q) : head.url;
+    if (!rawPath.startsWith('/')) return { kind: 'deny', status: 400, reason: 'malformed request path' };
+    const r = router.route(head.headers.host, rawPath);
+    if (r.kind === 'deny') return { kind: 'deny', status: r.status, reason: r.reason };
+    if (!r.spec.handoff) return { kind: 'http' };
+    const pool = pools.poolFor(r.spec);
+    if (pool instanceof FcgipmError) return { kind: 'deny', status: pool.httpStatus, reason: pool.message };
+    return { kind: 'handoff', pool, target: r.target };
+  };
+  const anyHandoff = (c: Config): boolean => c.sites.some((site) => site.apps.some((app) => app.handoff));
+
+  let http: HttpFrontend | undefined;
+  let handoff: HandoffFrontend | undefined;
+  let fastcgi: FcgiServer | undefined;
+  let admin: AdminServer | undefined;
+  let httpAddress: AddressInfo | undefined;
+  let adminAddress: AddressInfo | undefined;
+  try {
+    if (config.listen.admin) {
+      admin = new AdminServer({ ...tcp(config.listen.admin, 'admin'), manager, logger });
+      adminAddress = await admin.listen();
+    }
+    if (config.listen.http) {
+      http = new HttpFrontend({
+        ...tcp(config.listen.http, 'http'),
+        logger,
+        serverSoftware: `fcgipm/${VERSION}`,
+        resolve: resolveHttp,
+      });
+      if (anyHandoff(config)) {
+        const front = http;
+        handoff = new HandoffFrontend({
+          ...tcp(config.listen.http, 'http'),
+          logger,
+          serverSoftware: `fcgipm/${VERSION}`,
+          decide: decideHandoff,
+          http: (socket) => front.acceptConnection(socket),
+        });
+        httpAddress = await handoff.listen();
+      } else {
+        httpAddress = await http.listen();
+      }
+    }
+    if (config.listen.fastcgi) {
+      fastcgi = new FcgiServer({
+        listen: config.listen.fastcgi,
+        logger,
+        handler: (req, res) => forwardFastcgi(req, res, { router: () => router, pools, logger }),
+      });
+      await fastcgi.listen();
+    }
+  } catch (err) {
+    await Promise.all([admin?.close(), handoff?.close(), http?.close(), fastcgi?.close()]);
+    ipcDir.cleanup();
+    throw err;
+  }
+  manager.start();
+  logger.info(
+    {
+      config: config.source,
+      http: httpAddress ? `${httpAddress.address}:${httpAddress.port}` : 'off',
+      fastcgi: fastcgi?.address ?? 'off',
+      admin: adminAddress ? `${adminAddress.address}:${adminAddress.port}` : 'off',
+      sites: config.sites.length,
+      ipcDir: ipcDir.dir,
+    },
+    'fcgipm ready',
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    manager,
+    ipcDir,
+    httpAddress,
+    adminAddress,
+    fastcgiAddress: fastcgi?.address,
+    get config() {
+      return config;
+    },
+    reload(next?: Config) {
+      if (next) {
+        for (const key of ['http', 'fastcgi', 'admin'] as const) {
+          if (describeTarget(next.listen[key]) !== describeTarget(config.listen[key])) {
+            logger.warn({ key: `listen.${key}`, now: describeTarget(config.listen[key]), configured: describeTarget(next.listen[key]) }, 'listen address changed; restart fcgipm to apply it');
+          }
+        }
+        if (next.ipcDir !== config.ipcDir) logger.warn({ now: config.ipcDir, configured: next.ipcDir }, 'ipcDir changed; restart fcgipm to apply it');
+        config = next;
+        router = new Router(next);
+        pools.clear();
+      }
+      return manager.reload();
+    },
+    close(drainTimeoutMs = config.drainTimeoutMs) {
+      closing ??= (async () => {
+        const fronts = Promise.all([handoff?.close(), http?.close(), fastcgi?.close()]);
+        await manager.close(drainTimeoutMs);
+        await fronts;
+        await admin?.close();
+        ipcDir.cleanup();
+      })();
+      return closing;
+    },
+  };
+}

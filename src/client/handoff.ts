@@ -1,0 +1,1 @@
+export { handOff, type HandoffSession, type HandOffOptions, type EndRequestInfo } from '../frontend/handoff-sender';

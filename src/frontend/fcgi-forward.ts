@@ -1,0 +1,132 @@
+import type { EndRequest, RequestBody, ResponseHandler } from '../client/request';
+import { FcgipmError } from '../errors';
+import type { Logger } from '../log';
+import type { DispatchHandle, Pool } from '../pm/pool';
+import { Role } from '../protocol/constants';
+import type { FcgiServerRequest, FcgiServerResponse } from './fcgi-server';
+import type { ClassSpec, Router } from './router';
+
+/**
+ * The FastCGI front end's request path (php-fpm's job for any FastCGI binary): a request from
+ * nginx or Apache mod_proxy_fcgi is routed by its SCRIPT_FILENAME, forwarded to a worker of
+ * that class with the web server's own params (the script's location corrected), its body
+ * streamed in and the worker's records streamed back unchanged — CGI headers included, which
+ * the web server parses itself.
+ */
+
+export interface ForwardDeps {
+  /** The router of the current configuration (it changes on reload). */
+  readonly router: () => Router;
+  readonly pools: { poolFor(spec: ClassSpec): Pool | FcgipmError };
+  readonly logger: Logger;
+}
+
+/** Params whose value the router decides; everything else goes to the app as the web server sent it. */
+const ROUTED = ['SCRIPT_FILENAME', 'SCRIPT_NAME', 'PATH_INFO'] as const;
+
+/** A CGI response the web server turns into its HTTP answer (php-fpm answers "File not found." so). */
+function cgiError(res: FcgiServerResponse, status: number, reason: string, code?: string): void {
+  const body = `${status} ${reason}\n`;
+  const head =
+    `Status: ${status}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+    (code ? `X-Fcgipm-Error: ${code}\r\n` : '') +
+    (status === 503 ? 'Retry-After: 5\r\n' : '') +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n`;
+  res.stdout(Buffer.from(head + body, 'latin1'));
+  res.end();
+}
+
+function paramsFor(
+  original: ReadonlyArray<readonly [string, string]>,
+  routed: Record<(typeof ROUTED)[number], string>,
+): Array<readonly [string, string]> {
+  const out: Array<readonly [string, string]> = [];
+  const seen = new Set<string>();
+  for (const pair of original) {
+    const name = pair[0];
+    if (name in routed) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      out.push([name, routed[name as keyof typeof routed]]);
+      continue;
+    }
+    out.push(pair);
+  }
+  for (const name of ROUTED) {
+    if (!seen.has(name) && (name !== 'PATH_INFO' || routed.PATH_INFO !== '')) out.push([name, routed[name]]);
+  }
+  return out;
+}
+
+export function forwardFastcgi(req: FcgiServerRequest, res: FcgiServerResponse, deps: ForwardDeps): void {
+  const log = deps.logger;
+  const params = new Map(req.params);
+  const route = deps.router().routeFastcgi(params);
+  if (route.kind === 'deny') {
+    log.info({ reqId: req.id, status: route.status, script: params.get('SCRIPT_FILENAME') }, route.reason);
+    req.stdin.resume();
+    cgiError(res, route.status, route.reason);
+    return;
+  }
+  if (route.spec.handoff) {
+    req.stdin.resume();
+    cgiError(res, 502, 'this app takes handed-off HTTP connections and cannot serve FastCGI requests');
+    return;
+  }
+  const pool = deps.pools.poolFor(route.spec);
+  if (pool instanceof FcgipmError) {
+    log.warn({ reqId: req.id, code: pool.code, err: pool.message }, 'request failed');
+    req.stdin.resume();
+    cgiError(res, pool.httpStatus, pool.message, pool.code);
+    return;
+  }
+  const t = route.target;
+  const forwarded = paramsFor(req.params, { SCRIPT_FILENAME: t.scriptFilename, SCRIPT_NAME: t.scriptName, PATH_INFO: t.pathInfo });
+  // A body comes with CONTENT_LENGTH > 0, or without any length (nginx streaming a chunked
+  // upload with fastcgi_request_buffering off); an authorizer never gets one (spec §6.3).
+  const declared = params.get('CONTENT_LENGTH') ?? '';
+  const method = params.get('REQUEST_METHOD') ?? '';
+  const hasBody = declared === '' ? method !== 'GET' && method !== 'HEAD' && method !== '' : Number(declared) > 0;
+  const body: RequestBody = req.role === Role.AUTHORIZER || !hasBody ? { kind: 'none' } : { kind: 'stream', stream: req.stdin };
+  if (body.kind === 'none') req.stdin.resume();
+
+  // Set right after dispatch; the handler is never called back before that returns.
+  const ref: { handle?: DispatchHandle } = {};
+  let sent = false;
+  let paused = false;
+  const handler: ResponseHandler = {
+    onStdout(chunk) {
+      sent = true;
+      if (!res.stdout(chunk) && !paused) {
+        paused = true;
+        ref.handle?.pauseResponse();
+        res.onDrain(() => {
+          paused = false;
+          ref.handle?.resumeResponse();
+        });
+      }
+    },
+    onStderr(chunk) {
+      // php-fpm passes the app's stderr on; nginx logs it as "FastCGI sent in stderr".
+      res.stderr(chunk);
+    },
+    onEnd(end: EndRequest) {
+      res.end(end.appStatus);
+    },
+    onError(err: FcgipmError) {
+      if (err.code === 'FCGIPM_ERR_CLIENT_ABORTED') {
+        res.end();
+        return;
+      }
+      log.warn({ reqId: req.id, code: err.code, status: err.httpStatus, err: err.message }, 'request failed');
+      if (!sent) cgiError(res, err.httpStatus, err.message, err.code);
+      else res.end(1);
+    },
+  };
+  ref.handle = pool.dispatch({ params: forwarded, body, role: req.role }, handler, {
+    method: params.get('REQUEST_METHOD') ?? '',
+    uri: params.get('REQUEST_URI') ?? t.scriptName,
+    id: req.id,
+  });
+  req.signal.addEventListener('abort', () => ref.handle?.abort(), { once: true });
+}
