@@ -104,9 +104,7 @@ function stopReading(socket: net.Socket): boolean {
  */
 function drain(socket: net.Socket): Buffer[] {
   const out: Buffer[] = [];
-  for (let chunk: unknown = socket.read(); chunk !== null; chunk = socket.read()) {
-    out.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), 'latin1'));
-  }
+  for (let chunk: unknown = socket.read(); Buffer.isBuffer(chunk); chunk = socket.read()) out.push(chunk);
   return out;
 }
 
@@ -134,6 +132,8 @@ function errnoOf(err: unknown): string {
 
 function validate(options: HandOffOptions): void {
   if (!(options.client instanceof net.Socket)) throw new InvalidArgumentError('handOff: client must be a net.Socket');
+  // Decoded text cannot be turned back into the exact bytes the client sent.
+  if (options.client.readableEncoding !== null) throw new InvalidArgumentError('handOff: client must not have an encoding set (setEncoding)');
   if (!Buffer.isBuffer(options.prefix)) throw new InvalidArgumentError('handOff: prefix must be a Buffer');
   if (typeof options.workerSocketPath !== 'string' || options.workerSocketPath === '') {
     throw new InvalidArgumentError('handOff: workerSocketPath must be a non-empty path');
@@ -155,6 +155,11 @@ export function handOff(options: HandOffOptions): Promise<HandoffSession> {
   validate(options);
   const { client, workerSocketPath: path, logger } = options;
   let clientWasReading = stopReading(client);
+  // Nothing may send the client a FIN while the handoff runs: shutdown() acts on the
+  // connection, which the worker is about to share. With allowHalfOpen false, an EOF that
+  // drain() reaches would make the stream call end() on the next tick.
+  const allowHalfOpen = client.allowHalfOpen;
+  client.allowHalfOpen = true;
 
   return new Promise<HandoffSession>((resolve, reject) => {
     let settled = false;
@@ -177,6 +182,7 @@ export function handOff(options: HandOffOptions): Promise<HandoffSession> {
       worker.off('error', onError);
       worker.destroy();
       // Back to how the caller left it, so it can still answer on it.
+      client.allowHalfOpen = allowHalfOpen;
       if (clientWasReading) {
         const handle = streamHandle(client);
         if (handle !== undefined && !handle.reading) {
@@ -201,8 +207,7 @@ export function handOff(options: HandOffOptions): Promise<HandoffSession> {
       try {
         sent = sendFd(workerHandle.fd, clientHandle.fd, payload);
       } catch (err) {
-        // Unshifted in the same tick: had the drain reached the client's EOF, the stream
-        // would otherwise emit 'end' next tick and (allowHalfOpen false) send a FIN.
+        // Back into the stream, ahead of anything read later: the bytes stay the client's.
         if (extra.length > 0) client.unshift(Buffer.concat(extra));
         if (isNativeErrno(err, 'EAGAIN') && retry < SEND_EAGAIN_RETRIES) {
           // read() in drain() may have restarted libuv's reading.
@@ -219,9 +224,8 @@ export function handOff(options: HandOffOptions): Promise<HandoffSession> {
       // A short count: the descriptor went with the first part; the rest is plain bytes,
       // written before anything else can be queued on this socket.
       if (sent < payload.length) worker.write(payload.subarray(sent));
-      // Closes fcgipm's descriptor only. No shutdown() — that would act on the connection
-      // itself, which the worker now shares — and destroy() in this same tick means the
-      // stream can never reach end() (an EOF seen by drain() ends the stream next tick).
+      // Closes fcgipm's descriptor only; never end(), whose shutdown() would act on the
+      // connection the worker now owns.
       client.destroy();
       logger.debug({ worker: path, stdinBytes: stdin.length, retries: retry }, 'client handed off');
       resolve(session);

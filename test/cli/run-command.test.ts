@@ -57,7 +57,8 @@ describe('fcgipm run', () => {
     const c = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(dir(), 'sock'), '--', './no/such/app.fcgi']);
     const exit = await c.exited;
     expect(exit.code).toBe(1);
-    expect(c.stderr()).toBe('fcgipm: cannot run ./no/such/app.fcgi: ENOENT (no such file)\n');
+    // The path as resolved from where fcgipm started: the operator sees which file was tried.
+    expect(c.stderr()).toBe(`fcgipm: cannot run ${path.resolve('no/such/app.fcgi')}: ENOENT (no such file)\n`);
   });
 
   test('an unusable IPC directory is one clear line naming it, and exit 1', async () => {
