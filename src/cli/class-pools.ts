@@ -46,6 +46,7 @@ export function poolInput(command: string, args: readonly string[], s: PoolSetti
     slots: s.slots === 'auto' ? undefined : s.slots,
     probeSlots: s.slots === 'auto' ? true : undefined,
     processesPerSocket: s.processesPerSocket,
+    readiness: s.readiness,
     uid: entry?.uid,
     gid,
     allowRoot: s.allowRoot,
@@ -86,7 +87,10 @@ export class ClassPools {
     const known = this.known.get(key);
     if (known && known.dev === st.dev && known.ino === st.ino) return known.pool;
     try {
-      const pool = this.manager.poolForClass(poolInput(spec.command, spec.args, spec.settings), spec.vhost, JSON.stringify([spec.settings, spec.handoff === true]));
+      const pool = this.manager.poolForClass(
+        // A handoff worker may well be an event-loop app (the Node helper) that never blocks in accept().
+        poolInput(spec.command, spec.args, spec.handoff === true ? { readiness: 'spawn', ...spec.settings } : spec.settings),
+        spec.vhost, JSON.stringify([spec.settings, spec.handoff === true]));
       this.known.set(key, { pool, dev: st.dev, ino: st.ino });
       return pool;
     } catch (err) {

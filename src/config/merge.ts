@@ -35,6 +35,7 @@ const SETTING_FIELDS: { readonly [K in keyof Required<PoolSettings>]: true } = {
   maxQueue: true,
   slots: true,
   processesPerSocket: true,
+  readiness: true,
   user: true,
   group: true,
   allowRoot: true,

@@ -224,6 +224,15 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
     modFcgid: '—',
     phpFpm: '—',
   },
+  readiness: {
+    key: 'readiness',
+    type: 'enum',
+    values: ['accept', 'spawn'],
+    defaultText: 'accept (spawn for handoff apps)',
+    doc: 'accept: a new worker gets requests once it blocks in accept() on fd 0; spawn: at once (event-loop apps that wait in epoll)',
+    modFcgid: '— (always at once)',
+    phpFpm: '—',
+  },
   user: {
     key: 'user',
     type: 'string',

@@ -31,6 +31,11 @@ export interface PoolSettings {
   /** Requests one worker takes at once; 'auto' asks it with FCGI_GET_VALUES. */
   readonly slots?: number | 'auto';
   readonly processesPerSocket?: number;
+  /**
+   * When a new worker gets requests: 'accept' once it blocks in accept() on fd 0 (libfcgi,
+   * php-cgi), 'spawn' at once (event-loop apps such as Node that wait in epoll, not accept).
+   */
+  readonly readiness?: 'accept' | 'spawn';
   /** Worker identity, by name or number; resolved when the server starts. */
   readonly user?: string;
   readonly group?: string;

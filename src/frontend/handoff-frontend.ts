@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import net from 'node:net';
+import { pauseForHandoff } from '../client/handoff';
 import type { EndRequest, ResponseHandler } from '../client/request';
 import type { FcgipmError } from '../errors';
 import type { Logger } from '../log';
@@ -154,7 +155,6 @@ export class HandoffFrontend {
       serverSoftware: this.o.serverSoftware,
       scheme: 'http',
     });
-    params.push(['FCGIPM_HANDOFF', '1']);
     const log = this.o.logger;
     const handler: ResponseHandler = {
       onStdout: () => undefined,
@@ -168,6 +168,9 @@ export class HandoffFrontend {
         if (!socket.destroyed) this.answer(socket, err.httpStatus, err.code, err.code);
       },
     };
+    // The request may wait in the pool's queue: from now on the client's bytes (and its FIN)
+    // stay in the kernel for the worker.
+    pauseForHandoff(socket);
     decision.pool.dispatch({ params, body: { kind: 'none' }, handoff: { client: socket, prefix } }, handler, {
       method: head.method,
       uri: head.url,

@@ -320,7 +320,10 @@ export class HttpFrontend {
       return;
     }
     const body = `${status} ${http.STATUS_CODES[status] ?? ''}: ${message}\n`;
-    ex.res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    const headers: Record<string, string | number> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) };
+    // 421: this connection cannot serve the request (a handoff app needs a fresh connection).
+    if (status === 421) headers.connection = 'close';
+    ex.res.writeHead(status, headers);
     ex.res.end(body);
   }
 }

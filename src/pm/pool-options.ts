@@ -42,6 +42,8 @@ export interface PoolOptions {
    * a sibling that dies is restarted. 1 = mod_fcgid's one socket per process.
    */
   readonly processesPerSocket: number;
+  /** 'accept': ready once blocked in accept() on fd 0 (/proc); 'spawn': ready at once. */
+  readonly readiness: 'accept' | 'spawn';
   /** Who the workers run as (mod_fcgid: suEXEC's user; php-fpm: user/group); default fcgipm's own. */
   readonly uid: number | undefined;
   readonly gid: number | undefined;
@@ -121,6 +123,7 @@ export function resolvePoolOptions(input: PoolOptionsInput): PoolOptions {
     slots: wholeNumber('slots', input.slots ?? 1, 1),
     probeSlots: input.probeSlots ?? false,
     processesPerSocket: wholeNumber('processesPerSocket', input.processesPerSocket ?? 1, 1),
+    readiness: input.readiness ?? 'accept',
     uid: input.uid,
     gid: input.gid,
     limits: input.limits,

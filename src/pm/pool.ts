@@ -838,7 +838,10 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.log.info({ pid: proc.pid, socket: proc.socketPath, generation: worker.generation }, 'worker started');
     this.emit('worker-start', proc.pid);
     for (let i = 1; i < copies; i += 1) this.spawnSibling(worker);
-    if (proc.pid !== undefined) {
+    if (proc.pid !== undefined && this.options.readiness === 'spawn') {
+      // The socket listens already: connections wait in its backlog until the app accepts.
+      setImmediate(() => this.onReady(worker));
+    } else if (proc.pid !== undefined) {
       const readiness = waitUntilAccepting(proc.pid, { timeoutMs: this.options.startupTimeoutMs });
       worker.cancelReadiness = readiness.cancel;
       readiness.promise.then(
