@@ -13,3 +13,12 @@ export { HttpFrontend, HTTP_DEFAULTS, type HttpFrontendOptions, type Route } fro
 export { startRunServer, type RunServer, type RunServerOptions } from './cli/run-server';
 export { IpcDir } from './spawn/ipc-dir';
 export { WorkerProcess, type WorkerExit, type WorkerSpawnOptions } from './spawn/worker-process';
+export { startServer, type Server } from './cli/serve-server';
+export { parseConfig, loadConfigFile } from './config/load';
+export { importApache, type ImportResult } from './config/import-apache';
+export type { Config, SiteConfig, AppRoute, Wrapper, AuthRule, PoolSettings, ListenTarget } from './config/types';
+export { Router, type ClassSpec, type RouteResult } from './frontend/router';
+export { FcgiServer, type FcgiServerOptions, type FcgiServerRequest, type FcgiServerResponse, type FcgiHandler } from './frontend/fcgi-server';
+export { handOff, type HandoffSession } from './client/handoff';
+/** For app authors: serve handed-off client connections with an ordinary Node request handler. */
+export { serveHandoff, type HandoffWorker } from './worker/handoff-worker';

@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
 import { loadConfigFile } from '../config/load';
 import type { Config } from '../config/types';
 import { ConfigError, FcgipmError, formatConfigProblem } from '../errors';
@@ -121,23 +123,29 @@ async function run(argv: readonly string[]): Promise<number> {
   return serveUntilStopped(server, logger, () => server.reload(), args.drainTimeoutMs);
 }
 
-const SERVE_USAGE = `usage: fcgipm serve --config FILE.yaml
+const SERVE_USAGE = `usage: fcgipm serve --config FILE.yaml [--watch]
 
 Serves every site, app and wrapper of the configuration file (docs/config.md).
 SIGHUP re-reads the file: a valid one takes effect with a new generation of workers, an
 invalid one is logged with every problem and the running configuration stays.
+--watch does the same whenever the file changes (an editor's save, a deploy's rename).
 `;
+
+/** Changes closer together than this are one reload (an editor writes a file in steps). */
+const WATCH_SETTLE_MS = 200;
 
 async function serve(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help')) {
     process.stdout.write(SERVE_USAGE);
     return EXIT_OK;
   }
-  const at = argv.indexOf('--config');
-  const inline = argv.find((a) => a.startsWith('--config='));
-  const file = inline !== undefined ? inline.slice('--config='.length) : at >= 0 ? argv[at + 1] : undefined;
-  if (file === undefined || file === '' || argv.length !== (inline !== undefined ? 1 : 2)) {
-    say('serve needs exactly --config FILE.yaml');
+  const watchFile = argv.includes('--watch');
+  const rest = argv.filter((a) => a !== '--watch');
+  const at = rest.indexOf('--config');
+  const inline = rest.find((a) => a.startsWith('--config='));
+  const file = inline !== undefined ? inline.slice('--config='.length) : at >= 0 ? rest[at + 1] : undefined;
+  if (file === undefined || file === '' || rest.length !== (inline !== undefined ? 1 : 2)) {
+    say('serve needs --config FILE.yaml (and optionally --watch)');
     process.stderr.write(SERVE_USAGE);
     return EXIT_USAGE;
   }
@@ -162,7 +170,22 @@ async function serve(argv: readonly string[]): Promise<number> {
       logger.error({ config: file, problems }, 'configuration not reloaded; the running one stays');
     }
   };
-  return serveUntilStopped(server, logger, reload, config.drainTimeoutMs);
+  let watcher: FSWatcher | undefined;
+  if (watchFile) {
+    let timer: NodeJS.Timeout | undefined;
+    // The directory is watched, not the file: a deploy that renames a new file into place
+    // replaces the inode a file watch would follow.
+    const target = path.resolve(file);
+    watcher = watch(path.dirname(target), { ignoreInitial: true, depth: 0 }).on('all', (event, changed) => {
+      if ((event !== 'add' && event !== 'change') || path.resolve(changed) !== target) return;
+      clearTimeout(timer);
+      timer = setTimeout(reload, WATCH_SETTLE_MS);
+    });
+    watcher.once('ready', () => logger.info({ config: target }, 'watching the configuration file'));
+  }
+  const code = await serveUntilStopped(server, logger, reload, config.drainTimeoutMs);
+  await watcher?.close();
+  return code;
 }
 
 async function status(argv: readonly string[]): Promise<number> {
