@@ -19,6 +19,8 @@ export interface RunArgs {
   readonly fastcgi: ListenTarget | undefined;
   /** Pass client sockets to the app (DESIGN.md "fd handoff protocol") instead of proxying. */
   readonly handoff: boolean;
+  /** SO_REUSEPORT on the HTTP listener: a new fcgipm can start before the old one stops. */
+  readonly reusePort: boolean;
   readonly ipcDir: string;
   readonly script: string | undefined;
   readonly mode: ScalingMode | undefined;
@@ -58,6 +60,8 @@ HTTP through them.
                           unix:/path or HOST:PORT (default off)
   --handoff               pass each client connection to the app with SCM_RIGHTS instead of
                           proxying (the app speaks docs/handoff-protocol.md)
+  --reuse-port            bind the HTTP listener with SO_REUSEPORT: a new fcgipm can start on
+                          the same port before the old one is stopped (zero-downtime upgrade)
   --admin HOST:PORT       status listener: /status.json, /healthz (default off)
   --ipc-dir DIR           worker socket directory (default /run/fcgidsock)
   --script FILE           SCRIPT_FILENAME for an interpreter such as php-cgi (default COMMAND)
@@ -158,6 +162,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   let admin: ListenAddress | undefined;
   let fastcgi: ListenTarget | undefined;
   let handoff = false;
+  let reusePort = false;
   let script: string | undefined;
   let mode: ScalingMode | undefined;
   let minSpare: number | undefined;
@@ -220,6 +225,10 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
         fastcgi = v === 'off' ? undefined : parseListenTarget(v, name);
         break;
       }
+      case '--reuse-port':
+        if (inline !== undefined) throw new InvalidArgumentError('--reuse-port takes no value');
+        reusePort = true;
+        break;
       case '--handoff':
         if (inline !== undefined) throw new InvalidArgumentError('--handoff takes no value');
         handoff = true;
@@ -344,6 +353,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     admin,
     fastcgi,
     handoff,
+    reusePort,
     ipcDir,
     script,
     mode,

@@ -5,6 +5,7 @@ import { FcgipmError, InvalidArgumentError } from '../errors';
 import { AUTH_PHASES, type AuthPhase } from '../frontend/authorizer';
 import { FcgiServer } from '../frontend/fcgi-server';
 import { forwardFastcgi } from '../frontend/fcgi-forward';
+import { queuedConnectionsMigrate } from '../frontend/listen-fd';
 import { HandoffFrontend, type HandoffDecision, type RequestHead } from '../frontend/handoff-frontend';
 import { HttpFrontend, type AuthStep, type Resolution } from '../frontend/http-server';
 import { Router, type RouteResult } from '../frontend/router';
@@ -147,6 +148,7 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
         logger,
         serverSoftware: `fcgipm/${VERSION}`,
         resolve: resolveHttp,
+        reusePort: config.listen.reusePort,
       });
       if (anyHandoff(config)) {
         const front = http;
@@ -155,6 +157,7 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
           logger,
           serverSoftware: `fcgipm/${VERSION}`,
           decide: decideHandoff,
+          reusePort: config.listen.reusePort,
           http: (socket) => front.acceptConnection(socket),
         });
         httpAddress = await handoff.listen();
@@ -176,6 +179,11 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
     throw err;
   }
   manager.start();
+  if (config.listen.reusePort && queuedConnectionsMigrate() === false) {
+    logger.warn(
+      'listen.reusePort: net.ipv4.tcp_migrate_req is 0, so connections queued on an instance being stopped are reset; set it to 1 (sysctl -w net.ipv4.tcp_migrate_req=1) for upgrades that lose nothing',
+    );
+  }
   logger.info(
     {
       config: config.source,
@@ -214,8 +222,15 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
     },
     close(drainTimeoutMs = config.drainTimeoutMs) {
       closing ??= (async () => {
+        // The listeners stop accepting first; what they already accepted is served by live
+        // pools (a request that arrived a moment before the stop must not get 503), then the
+        // workers are stopped with what is left of the drain time.
+        const started = Date.now();
         const fronts = Promise.all([handoff?.close(), http?.close(), fastcgi?.close()]);
-        await manager.close(drainTimeoutMs);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([fronts, new Promise((r) => (timer = setTimeout(r, drainTimeoutMs)))]);
+        clearTimeout(timer);
+        await manager.close(Math.max(0, drainTimeoutMs - (Date.now() - started)));
         await fronts;
         await admin?.close();
         ipcDir.cleanup();

@@ -544,6 +544,7 @@ class Loader {
       http: this.listen(this.need(listenMap, 'listen', 'http', 'listen')),
       fastcgi: this.listen(this.need(listenMap, 'listen', 'fastcgi', 'listen')),
       admin: this.listen(this.need(listenMap, 'listen', 'admin', 'listen')),
+      reusePort: this.boolean(this.need(listenMap, 'listen', 'reusePort', 'listen')) ?? false,
     };
     if (listen.admin?.kind === 'unix') this.problem(listenMap.get('admin')?.node, 'listen.admin', 'the status listener takes HOST:PORT, not a Unix socket');
 

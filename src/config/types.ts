@@ -126,6 +126,8 @@ export interface Config {
     readonly http: ListenTarget | undefined;
     readonly fastcgi: ListenTarget | undefined;
     readonly admin: ListenTarget | undefined;
+    /** SO_REUSEPORT on the HTTP listener (node-unix-socket): old and new fcgipm share its port. */
+    readonly reusePort: boolean;
   };
   /** Settings every class starts from (server-level Fcgid* directives, php-fpm pool defaults). */
   readonly defaults: PoolSettings;

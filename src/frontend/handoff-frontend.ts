@@ -5,6 +5,7 @@ import type { EndRequest, ResponseHandler } from '../client/request';
 import type { FcgipmError } from '../errors';
 import type { Logger } from '../log';
 import type { Pool } from '../pm/pool';
+import { listenReusePort } from './listen-fd';
 import { buildCgiParams, type CgiRequestView, type ScriptTarget } from './cgi-env';
 
 /**
@@ -44,6 +45,8 @@ export interface HandoffFrontendOptions {
   readonly maxHeadBytes?: number;
   /** A client must send its whole head within this; else the connection is closed. */
   readonly headTimeoutMs?: number;
+  /** Bind with SO_REUSEPORT (listen-fd.ts). */
+  readonly reusePort?: boolean;
 }
 
 const HEAD_END = Buffer.from('\r\n\r\n');
@@ -74,11 +77,12 @@ export class HandoffFrontend {
   private closing: Promise<void> | undefined;
 
   constructor(options: HandoffFrontendOptions) {
-    this.o = { maxHeadBytes: 64 * 1024, headTimeoutMs: 10_000, ...options };
+    this.o = { maxHeadBytes: 64 * 1024, headTimeoutMs: 10_000, reusePort: false, ...options };
     this.server = net.createServer((socket) => this.onConnection(socket));
   }
 
   listen(): Promise<net.AddressInfo> {
+    if (this.o.reusePort) return listenReusePort(this.server, this.o.host, this.o.port);
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.o.port, this.o.host, () => {

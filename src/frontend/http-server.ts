@@ -1,4 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { RequestBody } from '../client/request';
 import { BodyTooLargeError, FcgipmError, InvalidArgumentError } from '../errors';
@@ -6,8 +7,12 @@ import { authorizerParams, basicCredentials, runAuthorizer, type AuthPhase } fro
 import type { Logger } from '../log';
 import type { Pool } from '../pm/pool';
 import { spoolBody } from './body-spool';
+import { listenReusePort } from './listen-fd';
 import { buildCgiParams, decodePath, type ScriptTarget } from './cgi-env';
 import { CgiResponseWriter } from './cgi-response-writer';
+
+/** On close, how long a just-accepted connection has to send its request before it is closed. */
+const CLOSE_IDLE_AFTER_MS = 500;
 
 /** A local redirect that redirects again; RFC 3875 leaves the bound to the server. */
 const MAX_LOCAL_REDIRECTS = 10;
@@ -55,6 +60,8 @@ export interface HttpFrontendOptions {
   readonly bodyMemoryLimit?: number;
   /** Largest CGI header block accepted from an app. */
   readonly maxResponseHeaderBytes?: number;
+  /** Bind with SO_REUSEPORT (listen-fd.ts). */
+  readonly reusePort?: boolean;
 }
 
 export const HTTP_DEFAULTS = {
@@ -93,6 +100,7 @@ export class HttpFrontend {
       maxBodyBytes: options.maxBodyBytes ?? HTTP_DEFAULTS.maxBodyBytes,
       bodyMemoryLimit: options.bodyMemoryLimit ?? HTTP_DEFAULTS.bodyMemoryLimit,
       maxResponseHeaderBytes: options.maxResponseHeaderBytes ?? HTTP_DEFAULTS.maxResponseHeaderBytes,
+      reusePort: options.reusePort ?? false,
     };
     this.server = http.createServer((req, res) => this.onRequest(req, res));
     // Idle keep-alive connections are closed on stop; in-flight ones finish first.
@@ -101,6 +109,7 @@ export class HttpFrontend {
 
   /** Resolves with the bound address; rejects with the listen error (EADDRINUSE, EACCES…). */
   listen(): Promise<AddressInfo> {
+    if (this.o.reusePort) return listenReusePort(this.server, this.o.host, this.o.port);
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.server.once('error', onError);
@@ -120,15 +129,19 @@ export class HttpFrontend {
    * Serves a connection accepted elsewhere (the handoff listener, which read the first head
    * and pushed it back with socket.unshift) as if this server had accepted it.
    */
-  acceptConnection(socket: import('node:net').Socket): void {
+  acceptConnection(socket: net.Socket): void {
     this.server.emit('connection', socket);
   }
 
   /** Stops accepting; resolves when every in-flight exchange has finished. Idempotent. */
   close(): Promise<void> {
     this.closing ??= new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeIdleConnections();
+      // net.Server's close, not http.Server's: Node 20's also closes "idle" connections at
+      // once, and a connection accepted a moment ago whose request is still on its way counts
+      // as idle — its client would see a reset. Those get CLOSE_IDLE_AFTER_MS to send it;
+      // every response from now on says Connection: close.
+      net.Server.prototype.close.call(this.server, () => resolve());
+      setTimeout(() => this.server.closeIdleConnections(), CLOSE_IDLE_AFTER_MS).unref();
     });
     return this.closing;
   }

@@ -22,7 +22,7 @@ function config(defaults: PoolSettings, commands: Record<string, PoolSettings>):
     source: 'test',
     ipcDir: '/tmp/x',
     maxProcesses: 100,
-    listen: { http: undefined, fastcgi: undefined, admin: undefined },
+    listen: { http: undefined, fastcgi: undefined, admin: undefined, reusePort: false },
     defaults,
     commands,
     sites: [],

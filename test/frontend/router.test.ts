@@ -28,7 +28,7 @@ function config(sites: SiteConfig[], over: Partial<Config> = {}): Config {
     source: 'test',
     ipcDir: '/tmp/fcgipm-router-test',
     maxProcesses: 100,
-    listen: { http: undefined, fastcgi: undefined, admin: undefined },
+    listen: { http: undefined, fastcgi: undefined, admin: undefined, reusePort: false },
     defaults: {},
     commands: {},
     sites,

@@ -1,0 +1,47 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import { createReuseportFd } from 'node-unix-socket';
+import { setCloexec } from '../spawn/native';
+
+/**
+ * A TCP listening socket bound with SO_REUSEADDR and SO_REUSEPORT (node-unix-socket), for
+ * listeners that a second fcgipm must be able to bind while the first still serves: start
+ * the new one, then SIGTERM the old, and the kernel spreads connections over both until the
+ * old one has closed its socket — no refused connection during an upgrade.
+ *
+ * The fd is made close-on-exec here: node-unix-socket does not, and every descriptor fcgipm
+ * opens must stay out of the workers (DESIGN.md "Descriptor hygiene").
+ */
+/** Linux >= 5.14: connections queued on a closing listener move to another of its group. */
+const MIGRATE_REQ = '/proc/sys/net/ipv4/tcp_migrate_req';
+
+/**
+ * Whether connections waiting in a stopped instance's accept queue survive: without
+ * net.ipv4.tcp_migrate_req=1 the kernel resets the few that were queued on the old socket
+ * when it closes. undefined when the kernel lacks the setting.
+ */
+export function queuedConnectionsMigrate(): boolean | undefined {
+  try {
+    return fs.readFileSync(MIGRATE_REQ, 'utf8').trim() === '1';
+  } catch {
+    return undefined;
+  }
+}
+
+export function listenReusePort(server: net.Server, host: string, port: number): Promise<net.AddressInfo> {
+  return new Promise((resolve, reject) => {
+    let fd: number;
+    try {
+      fd = createReuseportFd(port, host);
+      setCloexec(fd, true);
+    } catch (err) {
+      reject(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    server.once('error', reject);
+    server.listen({ fd }, () => {
+      server.off('error', reject);
+      resolve(server.address() as net.AddressInfo);
+    });
+  });
+}
