@@ -1,4 +1,4 @@
-import path from 'node:path';
+import { parseListen } from '../config/listen';
 import type { ListenTarget } from '../config/types';
 import { InvalidArgumentError } from '../errors';
 import type { ScalingMode } from '../pm/policy/options';
@@ -100,35 +100,19 @@ HTTP through them.
 export const DEFAULT_IPC_DIR = '/run/fcgidsock';
 export const DEFAULT_HTTP: ListenAddress = { host: '127.0.0.1', port: 8080 };
 
-/** "unix:/path" (relative paths from the current directory) or a TCP address. */
+/** "unix:/path" (relative to the current directory) or a TCP address, as the YAML file takes them. */
 export function parseListenTarget(text: string, option: string): ListenTarget {
-  if (text.startsWith('unix:')) {
-    const p = text.slice('unix:'.length);
-    if (p === '') throw new InvalidArgumentError(`${option}: expected unix:/path/to/socket, the path is missing`);
-    return { kind: 'unix', path: path.resolve(p) };
-  }
-  const a = parseListenAddress(text, option);
-  return { kind: 'tcp', host: a.host, port: a.port };
+  const r = parseListen(text, process.cwd());
+  if (!r.ok) throw new InvalidArgumentError(`${option}: ${r.error}`);
+  if (r.value === undefined) throw new InvalidArgumentError(`${option}: expected HOST:PORT or unix:/path, got "${text}"`);
+  return r.value;
 }
 
 /** "127.0.0.1:8080", "[::1]:8080", ":8080" (all interfaces) or "8080" (loopback). */
 export function parseListenAddress(text: string, option: string): ListenAddress {
-  let host = DEFAULT_HTTP.host;
-  let portText = text;
-  const bracket = /^\[([^\]]+)\]:(\d+)$/.exec(text);
-  if (bracket) {
-    host = bracket[1] ?? host;
-    portText = bracket[2] ?? '';
-  } else if (text.includes(':')) {
-    const i = text.lastIndexOf(':');
-    host = text.slice(0, i) || '0.0.0.0';
-    portText = text.slice(i + 1);
-  }
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65535) {
-    throw new InvalidArgumentError(`${option}: expected HOST:PORT, got "${text}"`);
-  }
-  return { host, port };
+  const t = parseListenTarget(text, option);
+  if (t.kind !== 'tcp') throw new InvalidArgumentError(`${option}: expected HOST:PORT, got "${text}" (a Unix socket is not supported here)`);
+  return { host: t.host, port: t.port };
 }
 
 function count(option: string, text: string | undefined, min: number): number {

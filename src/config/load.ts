@@ -11,6 +11,7 @@ import { Document, isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, 
 import { ConfigError, type ConfigProblem } from '../errors';
 import { mergePoolSettings } from './merge';
 import { keysOf, SCHEMA, type KeySpec, type Section } from './schema';
+import { parseListen } from './listen';
 import type { AppRoute, AuthApp, AuthRule, Config, ListenTarget, PoolSettings, SiteConfig, Wrapper } from './types';
 import { parseDuration, parseSize, showValue, splitCommandLine, type UnitResult } from './units';
 
@@ -55,7 +56,6 @@ const SECTION_NAMES: Readonly<Record<Section, string>> = {
 };
 
 /** Longest Unix socket path: sun_path is 108 bytes with the terminating NUL. */
-const SUN_PATH_MAX = 107;
 
 /** RFC 9110 token: what a header name may be made of. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -150,35 +150,6 @@ function unknownKeyMessage(key: string, section: Section, allowed: readonly KeyS
   const elsewhere = SCHEMA.find((s) => s.key === key);
   if (elsewhere) return `key ${JSON.stringify(key)} is not allowed ${SECTION_NAMES[section]} (it goes ${SECTION_NAMES[elsewhere.section]})`;
   return `unknown key ${JSON.stringify(key)}`;
-}
-
-/** "off", "HOST:PORT", "[::1]:PORT", ":PORT" (all interfaces), "PORT" (loopback) or "unix:/path". */
-function parseListen(value: unknown, dir: string): UnitResult<ListenTarget | undefined> {
-  if (value === false || value === 'off') return { ok: true, value: undefined };
-  const text = typeof value === 'number' ? String(value) : value;
-  if (typeof text !== 'string') return { ok: false, error: `expected HOST:PORT, unix:/path or "off", got ${showValue(value)}` };
-  if (text.startsWith('unix:')) {
-    const p = text.slice('unix:'.length);
-    if (p === '') return { ok: false, error: 'expected unix:/path/to/socket, the path is missing' };
-    const full = path.resolve(dir, p);
-    if (Buffer.byteLength(full) > SUN_PATH_MAX) return { ok: false, error: `Unix socket path ${full} is longer than ${SUN_PATH_MAX} bytes` };
-    return { ok: true, value: { kind: 'unix', path: full } };
-  }
-  let host = '127.0.0.1';
-  let portText = text;
-  const bracket = /^\[([^\]]+)\]:(\d+)$/.exec(text);
-  if (bracket) {
-    host = bracket[1] ?? host;
-    portText = bracket[2] ?? '';
-  } else if (text.includes(':')) {
-    const i = text.lastIndexOf(':');
-    host = text.slice(0, i) || '0.0.0.0';
-    portText = text.slice(i + 1);
-  }
-  if (!/^\d+$/.test(portText) || Number(portText) > 65535 || /\s/.test(host)) {
-    return { ok: false, error: `expected HOST:PORT, unix:/path or "off", got ${showValue(value)}` };
-  }
-  return { ok: true, value: { kind: 'tcp', host, port: Number(portText) } };
 }
 
 /** Canonical host: lower case, no trailing dot (the router compares them so). */
