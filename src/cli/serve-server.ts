@@ -125,6 +125,11 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
     const r = router.route(head.headers.host, rawPath);
     if (r.kind === 'deny') return { kind: 'deny', status: r.status, reason: r.reason };
     if (!r.spec.handoff) return { kind: 'http' };
+    // The worker answers a handed-off client itself, so nothing could run an authorizer on
+    // the later requests of the connection: refuse rather than serve unguarded.
+    if (router.authFor(r.site, r.target.scriptName + r.target.pathInfo)) {
+      return { kind: 'deny', status: 500, reason: 'an auth rule covers a handoff app; authorizers cannot guard handed-off connections (fix the config)' };
+    }
     const pool = pools.poolFor(r.spec);
     if (pool instanceof FcgipmError) return { kind: 'deny', status: pool.httpStatus, reason: pool.message };
     return { kind: 'handoff', pool, target: r.target };
@@ -168,6 +173,7 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
     if (config.listen.fastcgi) {
       fastcgi = new FcgiServer({
         listen: config.listen.fastcgi,
+        mode: config.listen.fastcgiMode,
         logger,
         handler: (req, res) => forwardFastcgi(req, res, { router: () => router, pools, logger }),
       });

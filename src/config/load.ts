@@ -411,13 +411,14 @@ class Loader {
    * a plain 027 as decimal 27, so the digits are taken from the source text.
    */
   private umask(e: Entry): number | undefined {
-    const v = this.scalar(e, 'an octal umask such as "027"');
+    const what = e.spec.key === 'fastcgiMode' ? 'an octal file mode such as "0660"' : 'an octal umask such as "027"';
+    const v = this.scalar(e, what);
     if (v === undefined) return undefined;
     const range = e.node.range;
     const source = typeof v === 'number' && range ? this.text.slice(range[0], range[1]).trim() : typeof v === 'string' ? v : showValue(v);
     const mask = /^0?o?[0-7]{1,4}$/i.test(source) ? parseInt(source.replace(/^0?o/i, ''), 8) : NaN;
     if (!(mask >= 0 && mask <= 0o777)) {
-      this.problem(e.node, e.path, `expected an octal umask such as "027", got ${typeof v === 'number' ? source : showValue(v)}`);
+      this.problem(e.node, e.path, `expected ${what}, got ${typeof v === 'number' ? source : showValue(v)}`);
       return undefined;
     }
     return mask;
@@ -516,6 +517,7 @@ class Loader {
       fastcgi: this.listen(this.need(listenMap, 'listen', 'fastcgi', 'listen')),
       admin: this.listen(this.need(listenMap, 'listen', 'admin', 'listen')),
       reusePort: this.boolean(this.need(listenMap, 'listen', 'reusePort', 'listen')) ?? false,
+      fastcgiMode: this.umask(this.need(listenMap, 'listen', 'fastcgiMode', 'listen')) ?? 0o660,
     };
     if (listen.admin?.kind === 'unix') this.problem(listenMap.get('admin')?.node, 'listen.admin', 'the status listener takes HOST:PORT, not a Unix socket');
 

@@ -128,6 +128,8 @@ export interface Config {
     readonly admin: ListenTarget | undefined;
     /** SO_REUSEPORT on the HTTP listener (node-unix-socket): old and new fcgipm share its port. */
     readonly reusePort: boolean;
+    /** Mode of the FastCGI Unix socket (php-fpm listen.mode). */
+    readonly fastcgiMode: number;
   };
   /** Settings every class starts from (server-level Fcgid* directives, php-fpm pool defaults). */
   readonly defaults: PoolSettings;

@@ -22,7 +22,7 @@ function config(defaults: PoolSettings, commands: Record<string, PoolSettings>):
     source: 'test',
     ipcDir: '/tmp/x',
     maxProcesses: 100,
-    listen: { http: undefined, fastcgi: undefined, admin: undefined, reusePort: false },
+    listen: { http: undefined, fastcgi: undefined, admin: undefined, reusePort: false, fastcgiMode: 0o660 },
     defaults,
     commands,
     sites: [],

@@ -10,7 +10,7 @@ describe('fcgipm run flags as a Config', () => {
       source: 'command line',
       ipcDir: '/run/fcgidsock',
       maxProcesses: 1000,
-      listen: { http: { kind: 'tcp', host: '127.0.0.1', port: 8080 }, fastcgi: undefined, admin: undefined, reusePort: false },
+      listen: { http: { kind: 'tcp', host: '127.0.0.1', port: 8080 }, fastcgi: undefined, admin: undefined, reusePort: false, fastcgiMode: 0o660 },
       defaults: {},
       commands: {},
       sites: [
@@ -46,7 +46,7 @@ describe('fcgipm run flags as a Config', () => {
       '--', '/usr/bin/php-cgi', '-d', 'x=1',
     ]);
     const config = configFromRunArgs(args);
-    expect(config.listen).toEqual({ http: undefined, fastcgi: undefined, admin: { kind: 'tcp', host: '127.0.0.1', port: 9180 }, reusePort: false });
+    expect(config.listen).toEqual({ http: undefined, fastcgi: undefined, admin: { kind: 'tcp', host: '127.0.0.1', port: 9180 }, reusePort: false, fastcgiMode: 0o660 });
     expect(config.ipcDir).toBe(path.resolve('sock'));
     expect(config.drainTimeoutMs).toBe(10_000);
     expect(config.logLevel).toBe('debug');

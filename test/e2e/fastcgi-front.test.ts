@@ -46,6 +46,8 @@ function makeRoot(dir: string): string {
     fs.copyFileSync(fixture(name), path.join(www, `${name}.fcgi`));
     fs.chmodSync(path.join(www, `${name}.fcgi`), 0o755);
   }
+  fs.copyFileSync(fixture('hello'), path.join(www, 'unix-hello.fcgi'));
+  fs.chmodSync(path.join(www, 'unix-hello.fcgi'), 0o755);
   fs.writeFileSync(path.join(www, 'info.php'), INFO_PHP, { mode: 0o644 });
   return www;
 }
@@ -70,6 +72,8 @@ ipcDir: ${dir}/ipc
 listen:
   http: "off"
   fastcgi: unix:${sock}
+  # Apache's children run as nobody: php-fpm's listen.mode = 0666 equivalent.
+  fastcgiMode: "0666"
 defaults: { maxProcesses: 4 }
 sites:
   - documentRoot: ${www}
@@ -192,6 +196,9 @@ DocumentRoot "${www}"
   SetHandler "proxy:fcgi://127.0.0.1:${tcpPort}"
 </FilesMatch>
 ProxyPass "/app/" "fcgi://127.0.0.1:${tcpPort}/app/"
+<Files "unix-hello.fcgi">
+  SetHandler "proxy:unix:${sock}|fcgi://localhost"
+</Files>
 `,
       );
       servers.push(apache);
@@ -205,6 +212,16 @@ ProxyPass "/app/" "fcgi://127.0.0.1:${tcpPort}/app/"
       const echoed = await httpRequest(`${apache.base}/echo.fcgi`, { method: 'POST', body: upload });
       expect(md5(echoed.body)).toBe(md5(upload));
       expect(tcp.server.fastcgiAddress).toBe(`127.0.0.1:${tcpPort}`);
+    });
+
+    test('SetHandler proxy:unix:…|fcgi:// over fcgipm\'s Unix socket (mode 0666 from listen.fastcgiMode)', async () => {
+      expect(fs.statSync(sock).mode & 0o777).toBe(0o666);
+      const r = await httpRequest(`${apache.base}/unix-hello.fcgi`);
+      expect(r.status).toBe(200);
+      expect(r.body.toString()).toMatch(/^Hello from fcgipm fixture/);
+      // Served by the Unix-socket instance, not the TCP one.
+      expect(fc.server.manager.snapshot().pools.some((p) => p.name === 'unix-hello.fcgi')).toBe(true);
+      expect(tcp.server.manager.snapshot().pools.some((p) => p.name === 'unix-hello.fcgi')).toBe(false);
     });
 
     test('ProxyPass fcgi://: the "proxy:fcgi://host:port" SCRIPT_FILENAME routes by URI prefix', async () => {

@@ -114,3 +114,25 @@ sites:
     expect((await httpRequest(`${s.base}/bytes?n=10`)).body.equals(expectedBytes(10))).toBe(true);
   });
 });
+
+describe('handoff and authorizers', () => {
+  afterAll(closeAllConfigs);
+
+  test('a handoff app under an auth rule is refused, never served unguarded', async () => {
+    const s = await serveConfig(
+      (dir) => `
+ipcDir: ${dir}/sock
+listen: { http: 127.0.0.1:0 }
+sites:
+  - apps:
+      - { prefix: /, command: ${fixture('handoff')}, handoff: true }
+    auth:
+      - { prefix: /private, authorizer: { command: ${fixture('auth')} } }
+`,
+    );
+    const r = await httpRequest(`${s.base}/private/bytes?n=10`);
+    expect(r.status).toBe(500);
+    expect(r.body.toString()).toMatch(/authorizers cannot guard handed-off connections/);
+    expect((await httpRequest(`${s.base}/bytes?n=10`)).body.equals(expectedBytes(10))).toBe(true);
+  });
+});

@@ -28,7 +28,7 @@ function config(sites: SiteConfig[], over: Partial<Config> = {}): Config {
     source: 'test',
     ipcDir: '/tmp/fcgipm-router-test',
     maxProcesses: 100,
-    listen: { http: undefined, fastcgi: undefined, admin: undefined, reusePort: false },
+    listen: { http: undefined, fastcgi: undefined, admin: undefined, reusePort: false, fastcgiMode: 0o660 },
     defaults: {},
     commands: {},
     sites,
