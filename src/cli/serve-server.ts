@@ -174,6 +174,10 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
       fastcgi = new FcgiServer({
         listen: config.listen.fastcgi,
         mode: config.listen.fastcgiMode,
+        // FCGI_GET_VALUES: what a web server may open at most, as php-fpm answers with its
+        // max_children — here the global process cap every request ends up waiting for.
+        maxConns: config.maxProcesses,
+        maxReqs: config.maxProcesses,
         logger,
         handler: (req, res) => forwardFastcgi(req, res, { router: () => router, pools, logger }),
       });

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { CAPACITY_VARIABLES, queryValues } from '../../src/client/get-values';
 import { fixture, tempDir } from '../helpers/fixtures';
 import { httpRequest, parseEnvDump } from '../helpers/http-client';
 import { closeAllConfigs, serveConfig, type ServedConfig } from '../helpers/serve-config';
@@ -242,5 +243,12 @@ ProxyPass "/app/" "fcgi://127.0.0.1:${tcpPort}/app/"
     });
     expect(out).toMatch(/Content-Type: text\/plain\r\n\r\nHello from fcgipm fixture/);
     expect(fc.server.fastcgiAddress).toBe(`unix:${sock}`);
+  });
+
+  test('FCGI_GET_VALUES: no multiplexing, connections up to the process cap', async () => {
+    const values = await queryValues(sock, CAPACITY_VARIABLES, 2_000);
+    expect(values?.get('FCGI_MPXS_CONNS')).toBe('0');
+    expect(values?.get('FCGI_MAX_CONNS')).toBe('1000');
+    expect(values?.get('FCGI_MAX_REQS')).toBe('1000');
   });
 });

@@ -136,3 +136,35 @@ sites:
     expect((await httpRequest(`${s.base}/bytes?n=10`)).body.equals(expectedBytes(10))).toBe(true);
   });
 });
+
+describe('handoff and the busy timeout', () => {
+  afterAll(closeAllConfigs);
+
+  test('a connection held past busyTimeout: the worker is killed, the client cut off, a new worker serves', async () => {
+    const s = await serveConfig(
+      (dir) => `
+ipcDir: ${dir}/sock
+listen: { http: 127.0.0.1:0 }
+sites:
+  - apps:
+      - { prefix: /, command: ${fixture('handoff')}, handoff: true, busyTimeout: 1, maxProcesses: 2 }
+`,
+    );
+    const socket = net.connect(Number(new URL(s.base).port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('GET /pid HTTP/1.1\r\nHost: x\r\n\r\n');
+    const [first] = await readResponses(socket, 1);
+    expect(first?.status).toBe(200);
+    const pid = Number(/pid=(\d+)/.exec(first?.body.toString() ?? '')?.[1]);
+    // Keep the connection open and idle: the C worker's own idle limit is 5 s, the busy
+    // timeout 1 s. fcgipm kills the worker; its end of the client connection closes.
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    socket.resume();
+    await closed;
+    await s.waitForLine((l) => l.msg === 'request exceeded the busy timeout; killing the worker');
+    const r = await httpRequest(`${s.base}/pid`);
+    expect(r.status).toBe(200);
+    expect(Number(/pid=(\d+)/.exec(r.body.toString())?.[1])).not.toBe(pid);
+  });
+});
