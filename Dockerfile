@@ -3,6 +3,8 @@
 #   docker build -t fcgipm .
 #   docker run --init -p 8080:8080 -v /srv/app:/srv/app:ro fcgipm \
 #       run --http 0.0.0.0:8080 -- /srv/app/app.fcgi
+#   docker run --init -p 8080:8080 -v /etc/fcgipm:/etc/fcgipm:ro -v /srv:/srv:ro fcgipm \
+#       serve --config /etc/fcgipm/fcgipm.yaml     # listen.http: 0.0.0.0:8080 in the file
 #
 # The default --http is 127.0.0.1:8080, which is not reachable from outside the container:
 # pass --http 0.0.0.0:8080 as above. --init puts a reaper at PID 1 for grandchildren a worker
