@@ -98,6 +98,11 @@ export class ClassPools {
     }
   }
 
+  /** The pool already made for a spec, without making one. */
+  peek(spec: ClassRequest): Pool | undefined {
+    return this.known.get(JSON.stringify([spec.command, spec.args, spec.vhost, spec.settings, spec.handoff === true]))?.pool;
+  }
+
   /** Forgets the mapping (a reload with a new config); pools themselves live on in the manager. */
   clear(): void {
     this.known.clear();

@@ -56,6 +56,8 @@ function serveUntilStopped(server: Server, logger: Logger, reload: () => void, d
   }
   // SIGHUP: a new generation of workers (a deployed binary is picked up); nothing is dropped.
   process.on('SIGHUP', reload);
+  // Logged once the signals are handled: a supervisor may signal as soon as it sees it.
+  logger.info(server.facts, 'fcgipm ready');
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {

@@ -28,6 +28,8 @@ export interface Server {
   readonly fastcgiAddress: string | undefined;
   /** The configuration requests are routed by now. */
   readonly config: Config;
+  /** What an operator wants to see in the "fcgipm ready" line: bound addresses, sources. */
+  readonly facts: Record<string, string | number>;
   /**
    * SIGHUP: a new generation of workers; with a config, routes and pool settings change too.
    * Listen addresses and the IPC dir are kept (a change is logged: restart to apply it).
@@ -194,19 +196,10 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
       'listen.reusePort: net.ipv4.tcp_migrate_req is 0, so connections queued on an instance being stopped are reset; set it to 1 (sysctl -w net.ipv4.tcp_migrate_req=1) for upgrades that lose nothing',
     );
   }
-  logger.info(
-    {
-      config: config.source,
-      http: httpAddress ? `${httpAddress.address}:${httpAddress.port}` : 'off',
-      fastcgi: fastcgi?.address ?? 'off',
-      admin: adminAddress ? `${adminAddress.address}:${adminAddress.port}` : 'off',
-      sites: config.sites.length,
-      ipcDir: ipcDir.dir,
-    },
-    'fcgipm ready',
-  );
 
   let closing: Promise<void> | undefined;
+  /** Pools a reload took out of service, still draining. */
+  const retiring = new Set<Promise<void>>();
   return {
     manager,
     ipcDir,
@@ -216,7 +209,16 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
     get config() {
       return config;
     },
+    facts: {
+      config: config.source,
+      http: httpAddress ? `${httpAddress.address}:${httpAddress.port}` : 'off',
+      fastcgi: fastcgi?.address ?? 'off',
+      admin: adminAddress ? `${adminAddress.address}:${adminAddress.port}` : 'off',
+      sites: config.sites.length,
+      ipcDir: ipcDir.dir,
+    },
     reload(next?: Config) {
+      let generation: number | undefined;
       if (next) {
         for (const key of ['http', 'fastcgi', 'admin'] as const) {
           if (describeTarget(next.listen[key]) !== describeTarget(config.listen[key])) {
@@ -224,11 +226,24 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
           }
         }
         if (next.ipcDir !== config.ipcDir) logger.warn({ now: config.ipcDir, configured: next.ipcDir }, 'ipcDir changed; restart fcgipm to apply it');
+        const previous = router.configuredSpecs().map((spec) => pools.peek(spec));
         config = next;
         router = new Router(next);
         pools.clear();
+        // New generation first: pools made below for the new config start in it.
+        generation = manager.reload();
+        // The new config's apps and wrappers get their pools now (minProcesses warm at once);
+        // pools the old config named and the new one does not are retired gracefully.
+        const current = new Set(router.configuredSpecs().map((spec) => pools.poolFor(spec)));
+        for (const pool of previous) {
+          if (pool && !current.has(pool)) {
+            const done = manager.retirePool(pool, config.drainTimeoutMs);
+            retiring.add(done);
+            void done.finally(() => retiring.delete(done));
+          }
+        }
       }
-      return manager.reload();
+      return generation ?? manager.reload();
     },
     close(drainTimeoutMs = config.drainTimeoutMs) {
       closing ??= (async () => {
@@ -241,6 +256,7 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
         await Promise.race([fronts, new Promise((r) => (timer = setTimeout(r, drainTimeoutMs)))]);
         clearTimeout(timer);
         await manager.close(Math.max(0, drainTimeoutMs - (Date.now() - started)));
+        await Promise.all(retiring);
         await fronts;
         await admin?.close();
         ipcDir.cleanup();

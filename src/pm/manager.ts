@@ -111,6 +111,19 @@ export class Manager extends EventEmitter<ManagerEvents> implements PoolHost {
     return pool;
   }
 
+  /**
+   * Takes a pool out of service (a reload whose config no longer names its class, or names
+   * it with other settings): it is forgotten at once, so nothing new reaches it, and closed
+   * gracefully — requests it holds finish, then its workers stop.
+   */
+  retirePool(pool: Pool, drainTimeoutMs?: number): Promise<void> {
+    if (this.pools.get(pool.name) !== pool) return Promise.resolve();
+    this.pools.delete(pool.name);
+    for (const [key, p] of this.classes) if (p === pool) this.classes.delete(key);
+    this.log.info({ pool: pool.name }, 'process class retired');
+    return pool.close(drainTimeoutMs);
+  }
+
   start(): void {
     this.started = true;
     for (const pool of this.pools.values()) pool.start();

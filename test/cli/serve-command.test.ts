@@ -51,6 +51,38 @@ describe('fcgipm serve', () => {
     expect((await c.exited).code).toBe(0);
   });
 
+  test('a reload that drops or changes a class retires its pool: its warm workers stop', async () => {
+    const d = dir();
+    const file = path.join(d, 'fcgipm.yaml');
+    const withMin = (max: number): string =>
+      config(d, '/one').replace(`command: ${fixture('hello')} }`, `command: ${fixture('hello')}, minProcesses: 1, maxProcesses: ${max} }`);
+    fs.writeFileSync(file, withMin(3));
+    const c = cli(['serve', '--config', file]);
+    const url = await base(c);
+    const first = await c.waitForLine((l) => l.msg === 'worker started');
+    fs.writeFileSync(file, withMin(5));
+    c.child.kill('SIGHUP');
+    await c.waitForLine((l) => l.msg === 'process class retired');
+    // The old pool's warm worker is stopped (SIGTERM after its drain), the new pool warms one.
+    await c.waitForLine((l) => l.msg === 'worker started' && l.pid !== first.pid);
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 10_000;
+    while (alive(Number(first.pid)) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    expect(alive(Number(first.pid))).toBe(false);
+    const r = await httpRequest(`${url}/one`);
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).not.toContain(`pid=${String(first.pid)} `);
+    c.child.kill('SIGTERM');
+    expect((await c.exited).code).toBe(0);
+  });
+
   test('--watch reloads when the file changes', async () => {
     const d = dir();
     const file = path.join(d, 'fcgipm.yaml');

@@ -69,7 +69,7 @@ export function cli(args: string[], extraFds = 0): Cli {
       for (;;) {
         const found = lines.find(match);
         if (found) return found;
-        if (child.exitCode !== null) throw new Error(`fcgipm exited (${child.exitCode}): ${err}`);
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`fcgipm exited (${String(child.exitCode ?? child.signalCode)}): ${err}`);
         await new Promise<void>((r) => waiters.push(r));
       }
     },
