@@ -20,10 +20,19 @@ export interface Cli {
 const started: Cli[] = [];
 const dirs: string[] = [];
 
-/** Kills every CLI started by cli() and removes dir() directories; call from afterEach. */
+/**
+ * Stops every CLI started by cli() — SIGTERM, so it stops its workers (they run in process
+ * groups of their own and would outlive a SIGKILLed manager), SIGKILL after 10 s — and
+ * removes dir() directories; call from afterEach.
+ */
 export async function cleanupClis(): Promise<void> {
   for (const c of started.splice(0)) {
-    if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+    if (c.child.exitCode === null && c.child.signalCode === null) {
+      c.child.kill('SIGTERM');
+      const timer = setTimeout(() => c.child.kill('SIGKILL'), 10_000);
+      await c.exited;
+      clearTimeout(timer);
+    }
     await c.exited;
   }
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
