@@ -72,12 +72,14 @@ interface Known {
  */
 export class ClassPools {
   private readonly known = new Map<string, Known>();
+  /** The router hands out the same spec object for a class every time: its key is made once. */
+  private readonly keys = new WeakMap<ClassRequest, string>();
 
   constructor(private readonly manager: Manager) {}
 
   /** The pool for a class, or the error to answer with (the command is gone: 503). */
   poolFor(spec: ClassRequest): Pool | FcgipmError {
-    const key = JSON.stringify([spec.command, spec.args, spec.vhost, spec.settings, spec.handoff === true]);
+    const key = this.keyOf(spec);
     let st: fs.Stats;
     try {
       st = fs.statSync(spec.command);
@@ -100,7 +102,16 @@ export class ClassPools {
 
   /** The pool already made for a spec, without making one. */
   peek(spec: ClassRequest): Pool | undefined {
-    return this.known.get(JSON.stringify([spec.command, spec.args, spec.vhost, spec.settings, spec.handoff === true]))?.pool;
+    return this.known.get(this.keyOf(spec))?.pool;
+  }
+
+  private keyOf(spec: ClassRequest): string {
+    let key = this.keys.get(spec);
+    if (key === undefined) {
+      key = JSON.stringify([spec.command, spec.args, spec.vhost, spec.settings, spec.handoff === true]);
+      this.keys.set(spec, key);
+    }
+    return key;
   }
 
   /** Forgets the mapping (a reload with a new config); pools themselves live on in the manager. */

@@ -113,6 +113,8 @@ interface SiteRoutes {
   readonly indexNames: readonly string[];
   readonly auth: readonly AuthEntry[];
   readonly authSpecs: Map<AuthApp, ClassSpec>;
+  /** Handler scripts' classes by command path, made on first request. */
+  readonly handlerSpecs: Map<string, ClassSpec>;
 }
 
 type Classified = { readonly kind: 'wrapper'; readonly entry: WrapperEntry } | { readonly kind: 'handler' } | undefined;
@@ -375,6 +377,7 @@ export class Router {
       indexNames: site.directoryIndex.map(textToBytes),
       auth,
       authSpecs: new Map(),
+      handlerSpecs: new Map(),
     };
   }
 
@@ -477,7 +480,13 @@ export class Router {
       if (!DocumentRoot.accessible(found.filename, fs.constants.X_OK)) return deny(403, 'not executable', r.site);
       const command = bytesToText(found.filename);
       if (command === undefined) return deny(403, 'script path is not UTF-8', r.site);
-      spec = { command, args: [], settings: classSettings(this.config, r.site, command, undefined), vhost: r.vhost, handoff: false };
+      // One spec object per script: the pools' lookup keys on it, and the merge runs once.
+      let known = r.handlerSpecs.get(command);
+      if (!known) {
+        known = { command, args: [], settings: classSettings(this.config, r.site, command, undefined), vhost: r.vhost, handoff: false };
+        r.handlerSpecs.set(command, known);
+      }
+      spec = known;
     } else {
       return deny(403, 'no handler for this file', r.site);
     }
