@@ -105,6 +105,7 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
   const resolveHttp = (req: IncomingMessage, rawPath: string): Resolution => {
     const r = router.route(req.headers.host, rawPath);
     if (r.kind === 'deny') return { deny: r.status, reason: r.reason };
+    if (r.kind === 'redirect') return { redirect: r.location };
     if (r.spec.handoff) return { deny: 421, reason: 'this app takes handed-off connections; reconnect' };
     const pool = pools.poolFor(r.spec);
     if (pool instanceof FcgipmError) return { deny: pool.httpStatus, reason: pool.message };
@@ -126,6 +127,7 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
     if (!rawPath.startsWith('/')) return { kind: 'deny', status: 400, reason: 'malformed request path' };
     const r = router.route(head.headers.host, rawPath);
     if (r.kind === 'deny') return { kind: 'deny', status: r.status, reason: r.reason };
+    if (r.kind === 'redirect') return { kind: 'http' };
     if (!r.spec.handoff) return { kind: 'http' };
     // The worker answers a handed-off client itself, so nothing could run an authorizer on
     // the later requests of the connection: refuse rather than serve unguarded.

@@ -68,6 +68,13 @@ export function forwardFastcgi(req: FcgiServerRequest, res: FcgiServerResponse, 
     cgiError(res, route.status, route.reason);
     return;
   }
+  if (route.kind === 'redirect') {
+    // routeFastcgi never redirects (the web server owns its URLs); kept exhaustive.
+    req.stdin.resume();
+    res.stdout(Buffer.from(`Status: 301\r\nLocation: ${route.location}\r\n\r\n`, 'latin1'));
+    res.end();
+    return;
+  }
   if (route.spec.handoff) {
     req.stdin.resume();
     cgiError(res, 502, 'this app takes handed-off HTTP connections and cannot serve FastCGI requests');

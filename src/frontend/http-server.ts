@@ -34,7 +34,7 @@ export interface AuthStep {
 }
 
 /** Where a request goes, or why it goes nowhere (404 no such script, 403 refused, 400 bad path). */
-export type Resolution = Route | { readonly deny: number; readonly reason: string };
+export type Resolution = Route | { readonly deny: number; readonly reason: string } | { readonly redirect: string };
 
 /** One app serves every path: the path after the host is PATH_INFO (fcgipm run). */
 export function wholeSiteResolver(
@@ -183,6 +183,13 @@ export class HttpFrontend {
     const resolution = this.o.resolve(ex.req, rawPath);
     if ('deny' in resolution) {
       this.simple(ex, resolution.deny, resolution.reason);
+      return;
+    }
+    if ('redirect' in resolution) {
+      const location = q >= 0 ? `${resolution.redirect}${url.slice(q)}` : resolution.redirect;
+      const body = `301 Moved Permanently: ${location}\n`;
+      ex.res.writeHead(301, { location, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      ex.res.end(body);
       return;
     }
     const route = resolution;

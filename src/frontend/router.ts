@@ -68,7 +68,9 @@ export interface ClassSpec {
 }
 
 export type RouteResult =
-  | { kind: 'script'; spec: ClassSpec; target: ScriptTarget; site: SiteConfig }
+  | { kind: 'script'; spec: ClassSpec; target: ScriptTarget; site: SiteConfig; viaIndex?: boolean }
+  /** A directory named without its trailing slash: 301 to it (Apache mod_dir's DirectorySlash). */
+  | { kind: 'redirect'; location: string; site: SiteConfig }
   | { kind: 'deny'; status: 400 | 403 | 404; reason: string; site: SiteConfig | undefined };
 
 type Deny = Extract<RouteResult, { kind: 'deny' }>;
@@ -253,7 +255,14 @@ export class Router {
     if ('status' in p) return deny(p.status, p.reason, site);
     const app = this.matchApp(r, p.path);
     if (app) return this.appResult(r, app.entry, app.entry.prefix, app.rest);
-    if (r.root) return this.fromDocRoot(r, r.root, p.segments, p.trailingSlash, undefined);
+    if (r.root) {
+      const result = this.fromDocRoot(r, r.root, p.segments, p.trailingSlash, undefined);
+      // Relative links in the index page resolve against "/dir/", not "/": redirect first.
+      if (result.kind === 'script' && result.viaIndex === true && !p.trailingSlash && p.segments.length > 0) {
+        return { kind: 'redirect', location: `${rawPath}/`, site };
+      }
+      return result;
+    }
     return deny(404, 'no app serves this path', site);
   }
 
@@ -497,7 +506,13 @@ export class Router {
       if (found.viaIndex) pathInfo = nonEmpty(params.get('PATH_INFO')) ?? '';
       else ({ scriptName, pathInfo } = fastcgiSplit(params, found.urlPath, found.pathInfo));
     }
-    return { kind: 'script', spec, target: { scriptName, pathInfo, scriptFilename: found.filename, documentRoot: root.path }, site: r.site };
+    return {
+      kind: 'script',
+      spec,
+      target: { scriptName, pathInfo, scriptFilename: found.filename, documentRoot: root.path },
+      site: r.site,
+      viaIndex: found.viaIndex,
+    };
   }
 
   /** Wrapper by last suffix, else the default wrapper, else a handler (see 5. at the top). */

@@ -72,6 +72,8 @@ describe('document-root mode (mod_fcgid routing)', () => {
       fs.chmodSync(path.join(www, 'noexec.fcgi'), 0o644);
       fs.writeFileSync(path.join(www, 'index.php'), INFO_PHP);
       fs.writeFileSync(path.join(www, 'sub', 'info.php'), INFO_PHP);
+      fs.mkdirSync(path.join(www, 'docs'));
+      fs.writeFileSync(path.join(www, 'docs', 'index.php'), INFO_PHP);
       fs.writeFileSync(path.join(www, 'readme.txt'), 'not a script\n');
       fs.writeFileSync(path.join(outside, 'secret.php'), '<?php echo "LEAKED";');
       fs.copyFileSync(fixture('hello'), path.join(outside, 'out.fcgi'));
@@ -126,6 +128,10 @@ sites:
     const b = lines((await httpRequest(`${s.base}/sub/info.php`)).body.toString());
     expect(b.get('SCRIPT_NAME')).toBe('/sub/info.php');
     expect(b.get('PATH_INFO') ?? '(unset)').toMatch(/^(|\(unset\))$/);
+    const dirNoSlash = await httpRequest(`${s.base}/docs?page=2`);
+    expect(dirNoSlash.status).toBe(301);
+    expect(dirNoSlash.headers.location).toBe('/docs/?page=2');
+    expect(lines((await httpRequest(`${s.base}/docs/`)).body.toString()).get('SCRIPT_NAME')).toBe('/docs/index.php');
     const root = await httpRequest(`${s.base}/`);
     expect(root.status).toBe(200);
     expect(lines(root.body.toString()).get('SCRIPT_FILENAME')).toBe(path.join(www, 'index.php'));

@@ -49,11 +49,13 @@ function wrapper(suffix: string, command: string, over: Partial<Wrapper> = {}): 
 type Script = Extract<RouteResult, { kind: 'script' }>;
 
 function script(r: RouteResult): Script {
+  if (r.kind === 'redirect') throw new Error(`expected a script, got a redirect to ${r.location}`);
   if (r.kind !== 'script') throw new Error(`expected a script, got ${r.status} ${r.reason}`);
   return r;
 }
 
 function denied(r: RouteResult): { status: number; reason: string } {
+  if (r.kind === 'redirect') throw new Error(`expected a deny, got a redirect to ${r.location}`);
   if (r.kind !== 'deny') throw new Error(`expected a deny, got script ${r.target.scriptFilename}`);
   return { status: r.status, reason: r.reason };
 }
@@ -141,11 +143,12 @@ describe('route: document root, PATH_INFO split at the first regular file', () =
     expect(script(router.route(undefined, '/hello.fcgi/')).target).toMatchObject({ scriptName: '/hello.fcgi', pathInfo: '/' });
   });
 
-  test('a directory serves its DirectoryIndex, with or without the trailing slash', () => {
+  test('a directory serves its DirectoryIndex; without the trailing slash it is a 301 to it (mod_dir)', () => {
     const router = docRouter();
     expect(script(router.route(undefined, '/')).target).toMatchObject({ scriptName: '/index.php', pathInfo: '', scriptFilename: `${root}/index.php` });
     expect(script(router.route(undefined, '/withindex/')).target).toMatchObject({ scriptName: '/withindex/index.php', pathInfo: '' });
-    expect(script(router.route(undefined, '/withindex')).target).toMatchObject({ scriptName: '/withindex/index.php' });
+    expect(router.route(undefined, '/withindex')).toMatchObject({ kind: 'redirect', location: '/withindex/' });
+    expect(router.route(undefined, '/with%69ndex')).toMatchObject({ kind: 'redirect', location: '/with%69ndex/' });
   });
 
   test('DirectoryIndex skips names no wrapper or handler takes', () => {
