@@ -12,18 +12,20 @@ import {
 import { decodeEndRequest } from '../protocol/bodies';
 import { RecordType, Role } from '../protocol/constants';
 import { encodeBeginRequest, encodeParams, encodeStream, encodeStreamEnd } from '../protocol/encoder';
+import { encodeWholeRequest } from './request-bytes';
 import { RecordDecoder, type FcgiRecord } from '../protocol/record-decoder';
 import type { FcgiRequest, ResponseHandler } from './request';
 
 /**
- * FCGI_KEEP_CONN is asked for only when the whole request goes out in one small write.
- * libfcgi 2.4.2 stops reading STDIN at CONTENT_LENGTH and drops its buffer at
- * FCGX_Finish_r; an empty STDIN record that arrives later is read by the next FCGX_Accept_r
- * on the kept connection, taken for a protocol error, and the next request is dropped
- * unanswered (fixtures/fcgi-apps/README.md). A fresh connection per upload costs one
- * connect and removes that race.
+ * FCGI_KEEP_CONN is asked for only when the whole request goes out in one write, laid out for
+ * libfcgi's reads (request-bytes.ts): libfcgi 2.4.2 stops reading STDIN at CONTENT_LENGTH and
+ * drops its buffer at FCGX_Finish_r, so an empty STDIN record that arrives later is read by
+ * the next FCGX_Accept_r on the kept connection, taken for a protocol error, and the next
+ * request is dropped unanswered (fixtures/fcgi-apps/README.md). A streamed upload gets a fresh
+ * connection, which removes that race. 64 KiB: the front ends read bodies up to this size
+ * before dispatch (http-server.ts), and one such write is one or two socket buffers.
  */
-const KEEP_CONN_MAX_BODY = 16 * 1024;
+export const KEEP_CONN_MAX_BODY = 64 * 1024;
 
 /**
  * One request at a time per connection, always id 1: libfcgi answers a second BEGIN_REQUEST
@@ -43,7 +45,7 @@ type State = 'idle' | 'active' | 'closed';
 interface Active {
   readonly handler: ResponseHandler;
   readonly reused: boolean;
-  readonly keepConn: boolean;
+  keepConn: boolean;
   responseStarted: boolean;
   bodyDone: boolean;
   paused: boolean;
@@ -147,21 +149,18 @@ export class Connection {
     this.active = active;
     this.socket.setTimeout(this.options.ioTimeoutMs);
 
-    const head = [
-      encodeBeginRequest(REQUEST_ID, req.role ?? Role.RESPONDER, keepConn),
-      encodeParams(REQUEST_ID, req.params),
-    ];
+    const role = req.role ?? Role.RESPONDER;
+    const params = encodeParams(REQUEST_ID, req.params);
+    const head = [encodeBeginRequest(REQUEST_ID, role, keepConn), params];
     switch (body.kind) {
       case 'none':
-        this.socket.write(Buffer.concat([...head, encodeStreamEnd(RecordType.STDIN, REQUEST_ID)]));
+      case 'buffer': {
+        const whole = encodeWholeRequest(REQUEST_ID, { role, keepConn, params, body: body.kind === 'buffer' ? body.data : undefined });
+        active.keepConn = whole.keepConn;
+        this.socket.write(whole.bytes);
         active.bodyDone = true;
         break;
-      case 'buffer':
-        this.socket.write(
-          Buffer.concat([...head, encodeStream(RecordType.STDIN, REQUEST_ID, body.data), encodeStreamEnd(RecordType.STDIN, REQUEST_ID)]),
-        );
-        active.bodyDone = true;
-        break;
+      }
       case 'file':
         this.socket.write(Buffer.concat(head));
         this.pipeBody(active, fs.createReadStream(body.path));

@@ -1,6 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { KEEP_CONN_MAX_BODY } from '../client/connection';
 import type { RequestBody } from '../client/request';
 import { BodyTooLargeError, FcgipmError, InvalidArgumentError } from '../errors';
 import { authorizerParams, basicCredentials, runAuthorizer, type AuthPhase } from './authorizer';
@@ -305,6 +306,12 @@ export class HttpFrontend {
         writer.fail(new BodyTooLargeError(`request body of ${length} bytes exceeds the limit of ${maxBodyBytes}`));
         return;
       }
+      if (length > 0 && length <= KEEP_CONN_MAX_BODY) {
+        // A small body is read first: the request then goes to the worker in one write on a
+        // kept connection (client/request-bytes.ts), and can be replayed. Larger ones stream.
+        this.spool(ex, writer, req, { memoryLimit: length, maxBytes: maxBodyBytes }, send);
+        return;
+      }
       send(length > 0 ? { kind: 'stream', stream: req } : { kind: 'none' }, length);
       return;
     }
@@ -313,7 +320,18 @@ export class HttpFrontend {
       return;
     }
     // Chunked: the app must see CONTENT_LENGTH (RFC 3875 §4.1.2), so the body is read first.
-    spoolBody(req, { memoryLimit: this.o.bodyMemoryLimit, maxBytes: maxBodyBytes }).then(
+    this.spool(ex, writer, req, { memoryLimit: this.o.bodyMemoryLimit, maxBytes: maxBodyBytes }, send);
+  }
+
+  /** Reads the whole body (memory, then a temp file past memoryLimit), then sends the request. */
+  private spool(
+    ex: Exchange,
+    writer: CgiResponseWriter,
+    req: IncomingMessage,
+    limits: { memoryLimit: number; maxBytes: number },
+    send: (body: RequestBody, contentLength: number | undefined) => void,
+  ): void {
+    spoolBody(req, limits).then(
       (spooled) => {
         ex.dispose = () => spooled.dispose();
         if (ex.res.destroyed) {
