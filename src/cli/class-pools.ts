@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { PoolSettings } from '../config/types';
 import { FcgipmError, SpawnError } from '../errors';
 import type { Manager } from '../pm/manager';
@@ -61,43 +62,80 @@ export function poolInput(command: string, args: readonly string[], s: PoolSetti
 
 interface Known {
   readonly pool: Pool;
+  readonly command: string;
   readonly dev: number;
   readonly ino: number;
+  /** The executable has not changed since it was last stat()ed (its directory is watched). */
+  verified: boolean;
 }
 
 /**
  * The pools of the process classes requests are routed to, created on first use through
- * Manager.poolForClass. A request costs one stat of the executable here, to notice a binary
- * replaced by rename (a new class, as in mod_fcgid) without re-resolving the options.
+ * Manager.poolForClass. A binary replaced by rename is a new class, as in mod_fcgid; but
+ * where mod_fcgid stat()s the executable on every request, a class here is checked once and
+ * then trusted until inotify reports a change in the executable's directory (a stat per
+ * request cost 8% of the manager's CPU on the hello benchmark, docs/benchmarks.md). Where
+ * the directory cannot be watched, the stat stays per request.
  */
 export class ClassPools {
   private readonly known = new Map<string, Known>();
   /** The router hands out the same spec object for a class every time: its key is made once. */
   private readonly keys = new WeakMap<ClassRequest, string>();
+  /** One watcher per directory that holds an executable of a known class. */
+  private readonly watchers = new Map<string, fs.FSWatcher>();
 
   constructor(private readonly manager: Manager) {}
 
   /** The pool for a class, or the error to answer with (the command is gone: 503). */
   poolFor(spec: ClassRequest): Pool | FcgipmError {
     const key = this.keyOf(spec);
+    const known = this.known.get(key);
+    if (known?.verified) return known.pool;
     let st: fs.Stats;
     try {
       st = fs.statSync(spec.command);
     } catch (err) {
       return new SpawnError(`cannot run ${spec.command}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, err);
     }
-    const known = this.known.get(key);
-    if (known && known.dev === st.dev && known.ino === st.ino) return known.pool;
+    if (known && known.dev === st.dev && known.ino === st.ino) {
+      known.verified = this.watch(spec.command);
+      return known.pool;
+    }
     try {
       const pool = this.manager.poolForClass(
         // A handoff worker may well be an event-loop app (the Node helper) that never blocks in accept().
         poolInput(spec.command, spec.args, spec.handoff === true ? { readiness: 'spawn', ...spec.settings } : spec.settings),
         spec.vhost, JSON.stringify([spec.settings, spec.handoff === true]));
-      this.known.set(key, { pool, dev: st.dev, ino: st.ino });
+      this.known.set(key, { pool, command: spec.command, dev: st.dev, ino: st.ino, verified: this.watch(spec.command) });
       return pool;
     } catch (err) {
       return err instanceof FcgipmError ? err : new SpawnError(String(err), err);
     }
+  }
+
+  /** Watches the executable's directory; false when it cannot be watched (stat per request). */
+  private watch(command: string): boolean {
+    const dir = path.dirname(command);
+    if (this.watchers.has(dir)) return true;
+    let watcher: fs.FSWatcher;
+    try {
+      // Any change in the directory (a rename-deploy, a delete, a chmod) makes its classes be
+      // checked again on their next request; a change to an unrelated file costs one stat.
+      watcher = fs.watch(dir, { persistent: false }, () => this.unverify(dir));
+    } catch {
+      return false;
+    }
+    watcher.on('error', () => {
+      watcher.close();
+      this.watchers.delete(dir);
+      this.unverify(dir);
+    });
+    this.watchers.set(dir, watcher);
+    return true;
+  }
+
+  private unverify(dir: string): void {
+    for (const k of this.known.values()) if (path.dirname(k.command) === dir) k.verified = false;
   }
 
   /** The pool already made for a spec, without making one. */
@@ -117,5 +155,12 @@ export class ClassPools {
   /** Forgets the mapping (a reload with a new config); pools themselves live on in the manager. */
   clear(): void {
     this.known.clear();
+    this.close();
+  }
+
+  /** Stops watching the executables' directories. Idempotent. */
+  close(): void {
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
   }
 }

@@ -261,6 +261,7 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
         await Promise.all(retiring);
         await fronts;
         await admin?.close();
+        pools.close();
         ipcDir.cleanup();
       })();
       return closing;

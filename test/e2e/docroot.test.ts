@@ -212,3 +212,36 @@ sites:
     expect(s.server.manager.snapshot().pools).toHaveLength(2);
   });
 });
+
+describe('process classes follow the binary', () => {
+  afterAll(closeAllConfigs);
+
+  test('a script deployed by rename is a new class: requests move to it at once, with no stat per request', async () => {
+    const s = await serveConfig((dir) => {
+      fs.mkdirSync(path.join(dir, 'www'));
+      fs.copyFileSync(fixture('hello'), path.join(dir, 'www', 'app.fcgi'));
+      fs.chmodSync(path.join(dir, 'www', 'app.fcgi'), 0o755);
+      return `
+ipcDir: ${dir}/sock
+listen: { http: 127.0.0.1:0 }
+sites:
+  - { documentRoot: ${dir}/www, handlers: [.fcgi] }
+`;
+    });
+    for (let i = 0; i < 20; i += 1) expect((await httpRequest(`${s.base}/app.fcgi`)).body.toString()).toMatch(/^Hello from fcgipm fixture/);
+    const app = path.join(s.dir, 'www', 'app.fcgi');
+    fs.copyFileSync(fixture('nokeep'), `${app}.new`);
+    fs.renameSync(`${app}.new`, app);
+    // The class is trusted between requests; inotify tells the server the file changed.
+    const started = Date.now();
+    let body = '';
+    while (Date.now() - started < 5_000) {
+      body = (await httpRequest(`${s.base}/app.fcgi`)).body.toString();
+      if (!body.startsWith('Hello')) break;
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    expect(body).toMatch(/^nokeep pid=\d+ request=1/);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(s.server.manager.snapshot().pools).toHaveLength(2);
+  });
+});
