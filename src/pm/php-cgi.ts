@@ -2,9 +2,6 @@ import path from 'node:path';
 import { InvalidArgumentError } from '../errors';
 import type { PoolOptions } from './pool-options';
 
-/** php-cgi exits after this many requests when PHP_FCGI_MAX_REQUESTS is unset (sapi/cgi). */
-export const PHP_DEFAULT_MAX_REQUESTS = 500;
-
 /** php-cgi, php-cgi8.2, php8.2-cgi, php-cgi.exe: the binaries Debian and others ship. */
 export function isPhpCgi(command: string): boolean {
   return /^php[\d.]*-cgi[\d.]*$|^php-cgi/.test(path.basename(command));
@@ -20,9 +17,13 @@ function positiveInt(name: string, text: string): number {
  * php-cgi done right (reference peers-and-spec.md §2.8, mod_fcgid.md §3.3):
  * - PHP_FCGI_CHILDREN=0 unless set: each php-cgi is one worker taking one request at a time,
  *   which is how the pool counts them (mod_fcgid's manual asks the same of its users).
- * - php-cgi exits by itself after PHP_FCGI_MAX_REQUESTS (default 500). The pool retires the
- *   worker after that many requests itself, so it is never handed a request it will drop;
- *   when the pool's own max-requests is set, PHP_FCGI_MAX_REQUESTS is raised to at least it.
+ * - php-cgi exits by itself after PHP_FCGI_MAX_REQUESTS (500 when unset). php-fpm keeps its
+ *   workers (pm.max_requests = 0), and so does fcgipm: unless the user set a limit (the
+ *   variable, or the pool's max-requests), PHP_FCGI_MAX_REQUESTS=0 tells php-cgi never to
+ *   leave. Respawning php-cgi every 500 requests cost the pool its opcache and a fork each
+ *   time (docs/benchmarks.md).
+ * - With a limit, the pool retires the worker after that many requests itself, so it is never
+ *   handed a request it will drop; PHP_FCGI_MAX_REQUESTS is raised to at least the pool's.
  * A worker that exits anyway while a request was on its way is replayed (pool.ts).
  */
 export function adjustForPhpCgi(options: PoolOptions): PoolOptions {
@@ -31,13 +32,11 @@ export function adjustForPhpCgi(options: PoolOptions): PoolOptions {
   env.PHP_FCGI_CHILDREN ??= '0';
   const poolMax = options.scaling.maxRequestsPerProcess;
   const set = env.PHP_FCGI_MAX_REQUESTS;
-  let phpMax = set !== undefined ? positiveInt('PHP_FCGI_MAX_REQUESTS', set) : PHP_DEFAULT_MAX_REQUESTS;
+  let phpMax = set !== undefined ? positiveInt('PHP_FCGI_MAX_REQUESTS', set) : poolMax;
   // php-cgi must not leave before the pool retires it: its own limit is kept at least the
   // pool's (0 = unlimited already is).
-  if (poolMax > 0 && phpMax !== 0 && phpMax < poolMax) {
-    phpMax = poolMax;
-    env.PHP_FCGI_MAX_REQUESTS = String(poolMax);
-  }
+  if (poolMax > 0 && phpMax !== 0 && phpMax < poolMax) phpMax = poolMax;
+  env.PHP_FCGI_MAX_REQUESTS = String(phpMax);
   // With PHP_FCGI_CHILDREN > 0 each child counts for itself behind one socket: the pool cannot
   // follow it and relies on replay.
   const children = positiveInt('PHP_FCGI_CHILDREN', env.PHP_FCGI_CHILDREN);

@@ -142,6 +142,17 @@ describe('php-cgi', () => {
     expect(new Set(results.map(pidOf)).size).toBeGreaterThanOrEqual(40);
   });
 
+  test('php-cgi is kept like php-fpm keeps its workers: one process serves past php-cgi\'s own 500-request default', async () => {
+    const s = await serve(PHP_CGI, { maxProcesses: 1 }, { script: PHP_APP });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+    const results = await load(`${s.base}/`, 2, 600, agent);
+    agent.destroy();
+    expect(results.filter((r) => r.status !== 200)).toEqual([]);
+    expect(results[0]!.body.toString()).toContain('max_requests=0 children=0');
+    expect(new Set(results.map(pidOf)).size).toBe(1);
+    expect(s.server.pool.snapshot().spawned).toBe(1);
+  });
+
   test('php-cgi gets PHP_FCGI_CHILDREN=0 and a PHP_FCGI_MAX_REQUESTS of at least the pool max-requests', async () => {
     const s = await serve(PHP_CGI, { maxProcesses: 1, maxRequestsPerProcess: 800 }, { script: PHP_APP });
     const r = await httpRequest(`${s.base}/`);
