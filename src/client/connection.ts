@@ -95,7 +95,8 @@ export class Connection {
     this.socket = socket;
     this.path = path;
     this.options = options;
-    this.decoder = new RecordDecoder((record) => this.onRecord(record));
+    // STDOUT pieces go to the client as they arrive, not reassembled into 64 KiB records first.
+    this.decoder = new RecordDecoder((record) => this.onRecord(record), { streamFragments: true });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
     socket.on('timeout', () => this.onTimeout());

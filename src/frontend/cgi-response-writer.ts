@@ -8,6 +8,11 @@ import { CgiHeaderParser, type CgiHead } from '../protocol/cgi-response';
 /** Response headers that describe the app's hop, not ours (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection']);
 
+function uncork(w: CgiResponseWriter): void {
+  w.corked = false;
+  w.uncorkResponse();
+}
+
 /** Seconds a client is told to wait after a 503 (queue full, queue timeout, app failing to start). */
 const RETRY_AFTER_SECONDS = 5;
 
@@ -33,6 +38,7 @@ export class CgiResponseWriter implements ResponseHandler {
   private headDone = false;
   private finished = false;
   private waitingDrain = false;
+  corked = false;
 
   constructor(options: CgiResponseWriterOptions) {
     this.o = options;
@@ -104,6 +110,11 @@ export class CgiResponseWriter implements ResponseHandler {
     res.end(body);
   }
 
+  /** Ends a cork begun by a body write (one per burst of STDOUT pieces). */
+  uncorkResponse(): void {
+    this.o.res.uncork();
+  }
+
   /** Returns false when the response is not sent here (a local redirect). */
   private writeHead(head: CgiHead): boolean {
     let status = head.status;
@@ -130,6 +141,13 @@ export class CgiResponseWriter implements ResponseHandler {
 
   private writeBody(chunk: Buffer): void {
     const res = this.o.res;
+    if (!this.corked) {
+      // The pieces of one socket read from the app (the end of one STDOUT record, the start of
+      // the next) leave in one writev, not one syscall each.
+      this.corked = true;
+      res.cork();
+      process.nextTick(uncork, this);
+    }
     let ok: boolean;
     try {
       ok = res.write(chunk);

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, ProtocolError } from '../errors';
-import { FCGI_HEADER_LEN, FCGI_MAX_RECORD_LENGTH, FCGI_VERSION_1 } from './constants';
+import { FCGI_HEADER_LEN, FCGI_MAX_RECORD_LENGTH, FCGI_VERSION_1, RecordType } from './constants';
 
 /** One decoded record (spec §3.3), padding stripped. */
 export interface FcgiRecord {
@@ -21,6 +21,19 @@ export interface RecordDecoderOptions {
    * malformed input fails: the decoder never holds more than one partial record.
    */
   maxBufferedBytes?: number;
+  /**
+   * Deliver the content of a stream record (STDIN, STDOUT, STDERR, DATA; spec §3.3) that
+   * straddles chunks as it arrives, one view per chunk, instead of assembling it: a stream is a
+   * sequence of bytes whose record boundaries mean nothing, so a proxy passes each piece on
+   * without a copy. Pieces are never empty (an empty record still ends the stream). Discrete
+   * records (END_REQUEST, BEGIN_REQUEST, management records) are always whole.
+   */
+  streamFragments?: boolean;
+}
+
+/** Stream record types (spec §3.3): their content is a byte sequence. */
+function isStreamType(type: number): boolean {
+  return type === RecordType.STDIN || type === RecordType.STDOUT || type === RecordType.STDERR || type === RecordType.DATA || type === RecordType.PARAMS;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -38,6 +51,7 @@ const EMPTY = Buffer.alloc(0);
 export class RecordDecoder {
   private readonly onRecord: (record: FcgiRecord) => void;
   private readonly maxRecordBytes: number;
+  private readonly fragments: boolean;
   private error: ProtocolError | undefined;
 
   // A record split across chunks. headerFill > 0 means one is in progress.
@@ -59,6 +73,7 @@ export class RecordDecoder {
     }
     this.onRecord = onRecord;
     this.maxRecordBytes = max;
+    this.fragments = options.streamFragments ?? false;
   }
 
   /** The error that stopped the decoder, if any. */
@@ -163,16 +178,25 @@ export class RecordDecoder {
       this.paddingLength = this.header[6] as number;
     }
     const contentLeft = this.contentLength - this.contentFill;
+    const fragment = this.fragments && isStreamType(this.type);
     if (contentLeft > 0) {
-      if (this.contentFill === 0 && end - pos >= contentLeft) {
-        this.content = chunk.subarray(pos, pos + contentLeft);
-      } else {
-        if (this.contentFill === 0) this.content = Buffer.allocUnsafe(this.contentLength);
-        chunk.copy(this.content, this.contentFill, pos, Math.min(end, pos + contentLeft));
-      }
       const n = Math.min(contentLeft, end - pos);
-      this.contentFill += n;
-      pos += n;
+      if (fragment) {
+        if (n > 0) {
+          this.contentFill += n;
+          pos += n;
+          this.onRecord({ type: this.type, requestId: this.requestId, content: chunk.subarray(pos - n, pos) });
+        }
+      } else {
+        if (this.contentFill === 0 && end - pos >= contentLeft) {
+          this.content = chunk.subarray(pos, pos + contentLeft);
+        } else {
+          if (this.contentFill === 0) this.content = Buffer.allocUnsafe(this.contentLength);
+          chunk.copy(this.content, this.contentFill, pos, Math.min(end, pos + contentLeft));
+        }
+        this.contentFill += n;
+        pos += n;
+      }
       if (this.contentFill < this.contentLength) return pos;
     }
     const paddingLeft = this.paddingLength - this.paddingFill;
@@ -183,11 +207,13 @@ export class RecordDecoder {
       if (this.paddingFill < this.paddingLength) return pos;
     }
     const record: FcgiRecord = { type: this.type, requestId: this.requestId, content: this.content };
+    // A fragmented record's content went out piece by piece; only an empty one is left to say.
+    const delivered = fragment && this.contentLength > 0;
     this.headerFill = 0;
     this.contentFill = 0;
     this.paddingFill = 0;
     this.content = EMPTY;
-    this.onRecord(record);
+    if (!delivered) this.onRecord(record);
     return pos;
   }
 }

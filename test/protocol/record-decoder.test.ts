@@ -362,3 +362,57 @@ describe('RecordDecoder', () => {
     });
   });
 });
+
+describe('RecordDecoder with streamFragments', () => {
+  /** Records as a proxy sees them: stream pieces merged back per (type, id) until the empty record. */
+  function decodeFragments(chunks: Buffer[]): { records: FcgiRecord[]; pieces: number } {
+    const records: FcgiRecord[] = [];
+    const decoder = new RecordDecoder((r) => records.push({ ...r, content: Buffer.from(r.content) }), { streamFragments: true });
+    for (const c of chunks) expect(decoder.push(c)).toBeUndefined();
+    expect(decoder.midRecord).toBe(false);
+    return { records, pieces: records.length };
+  }
+
+  function streams(records: Array<{ type: number; requestId: number; content: Buffer }>): Map<string, Buffer> {
+    const out = new Map<string, Buffer>();
+    for (const r of records) {
+      const key = `${r.type}/${r.requestId}`;
+      out.set(key, Buffer.concat([out.get(key) ?? Buffer.alloc(0), r.content]));
+    }
+    return out;
+  }
+
+  test.each([
+    ['whole', (b: Buffer) => [b]],
+    ['byte by byte', (b: Buffer) => (b.length < 10_000 ? byteByByte(b) : randomChunks(b, 3, 50))],
+    ['random cuts', (b: Buffer) => randomChunks(b, 7, 70000)],
+    ['small random cuts', (b: Buffer) => randomChunks(b, 11, 300)],
+  ])('%s: every stream carries the same bytes, discrete records stay whole, no piece is empty', (_name, cut) => {
+    for (const exchange of [smallExchange(), largeExchange()]) {
+      const whole = decodeChunks([exchange]).records;
+      const { records } = decodeFragments(cut(exchange));
+      expect(records.filter((r) => r.content.length === 0).map((r) => r.type)).toEqual(
+        whole.filter((r) => r.content.length === 0).map((r) => r.type),
+      );
+      const stream = (t: number): boolean => [RecordType.PARAMS, RecordType.STDIN, RecordType.STDOUT, RecordType.STDERR, RecordType.DATA].includes(t as 4);
+      expect(records.filter((r) => !stream(r.type))).toEqual(whole.filter((r) => !stream(r.type)));
+      const a = streams(records.filter((r) => stream(r.type)));
+      const b = streams(whole.filter((r) => stream(r.type)));
+      expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+      for (const [k, v] of b) expect(a.get(k)!.equals(v)).toBe(true);
+    }
+  });
+
+  test('a STDOUT record split across two chunks arrives as two views, not one copy', () => {
+    const rec = encodeStream(RecordType.STDOUT, 1, Buffer.alloc(1000, 0x61));
+    const [a, b] = cutAt(rec, [500]);
+    const seen: Buffer[] = [];
+    const decoder = new RecordDecoder((r) => seen.push(r.content), { streamFragments: true });
+    decoder.push(a!);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.buffer).toBe(a!.buffer);
+    decoder.push(b!);
+    expect(seen.map((s) => s.length)).toEqual([492, 508]);
+    expect(seen[1]!.buffer).toBe(b!.buffer);
+  });
+});
