@@ -1,9 +1,11 @@
+import { KEEP_CONN_MAX_BODY } from '../client/connection';
 import type { EndRequest, RequestBody, ResponseHandler } from '../client/request';
 import { FcgipmError } from '../errors';
 import type { Logger } from '../log';
 import type { DispatchHandle, Pool } from '../pm/pool';
 import { Role } from '../protocol/constants';
 import type { FcgiServerRequest, FcgiServerResponse } from './fcgi-server';
+import { spoolBody } from './body-spool';
 import type { ClassSpec, Router } from './router';
 
 /**
@@ -34,6 +36,11 @@ function cgiError(res: FcgiServerResponse, status: number, reason: string, code?
     `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n`;
   res.stdout(Buffer.from(head + body, 'latin1'));
   res.end();
+}
+
+function paramOf(params: ReadonlyArray<readonly [string, string]>, name: string): string | undefined {
+  for (const [k, v] of params) if (k === name) return v;
+  return undefined;
 }
 
 function paramsFor(
@@ -94,8 +101,40 @@ export function forwardFastcgi(req: FcgiServerRequest, res: FcgiServerResponse, 
   const declared = params.get('CONTENT_LENGTH') ?? '';
   const method = params.get('REQUEST_METHOD') ?? '';
   const hasBody = declared === '' ? method !== 'GET' && method !== 'HEAD' && method !== '' : Number(declared) > 0;
-  const body: RequestBody = req.role === Role.AUTHORIZER || !hasBody ? { kind: 'none' } : { kind: 'stream', stream: req.stdin };
-  if (body.kind === 'none') req.stdin.resume();
+  if (req.role === Role.AUTHORIZER || !hasBody) {
+    req.stdin.resume();
+    dispatch(req, res, deps, pool, forwarded, { kind: 'none' });
+    return;
+  }
+  const length = declared === '' ? NaN : Number(declared);
+  if (length <= KEEP_CONN_MAX_BODY) {
+    // A small body is read first, as the HTTP front end does: the request then goes to the
+    // worker in one write on a kept connection, and can be replayed.
+    spoolBody(req.stdin, { memoryLimit: length, maxBytes: length }).then(
+      (spooled) => {
+        if (res.ended || req.signal.aborted) return;
+        dispatch(req, res, deps, pool, forwarded, spooled.kind === 'buffer' ? { kind: 'buffer', data: spooled.data } : { kind: 'none' });
+      },
+      (err: unknown) => {
+        if (res.ended) return;
+        if (err instanceof FcgipmError && err.code !== 'FCGIPM_ERR_CLIENT_ABORTED') cgiError(res, err.httpStatus, err.message, err.code);
+        else res.end();
+      },
+    );
+    return;
+  }
+  dispatch(req, res, deps, pool, forwarded, { kind: 'stream', stream: req.stdin });
+}
+
+function dispatch(
+  req: FcgiServerRequest,
+  res: FcgiServerResponse,
+  deps: ForwardDeps,
+  pool: Pool,
+  forwarded: Array<readonly [string, string]>,
+  body: RequestBody,
+): void {
+  const log = deps.logger;
 
   // Set right after dispatch; the handler is never called back before that returns.
   const ref: { handle?: DispatchHandle } = {};
@@ -131,8 +170,8 @@ export function forwardFastcgi(req: FcgiServerRequest, res: FcgiServerResponse, 
     },
   };
   ref.handle = pool.dispatch({ params: forwarded, body, role: req.role }, handler, {
-    method: params.get('REQUEST_METHOD') ?? '',
-    uri: params.get('REQUEST_URI') ?? t.scriptName,
+    method: paramOf(req.params, 'REQUEST_METHOD') ?? '',
+    uri: paramOf(req.params, 'REQUEST_URI') ?? paramOf(forwarded, 'SCRIPT_NAME') ?? '',
     id: req.id,
   });
   req.signal.addEventListener('abort', () => ref.handle?.abort(), { once: true });

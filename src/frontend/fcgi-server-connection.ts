@@ -96,7 +96,6 @@ interface Exchange {
   readonly requestId: number;
   readonly role: number;
   readonly keepConn: boolean;
-  readonly log: Logger;
   readonly abort: AbortController;
   readonly stdin: Readable;
   readonly response: Response;
@@ -165,7 +164,7 @@ export class FcgiServerConnection {
   readonly remote: string;
   private readonly socket: Socket;
   private readonly o: FcgiServerConnectionOptions;
-  private readonly log: Logger;
+  private log: Logger | undefined;
   private readonly decoder: RecordDecoder;
   private readonly values: ReadonlyMap<string, string>;
   private readonly onClosed: () => void;
@@ -181,7 +180,6 @@ export class FcgiServerConnection {
     this.socket = socket;
     this.o = options;
     this.remote = remoteOf(socket);
-    this.log = options.logger.child({ remote: this.remote });
     this.onClosed = onClosed;
     const values = new Map<string, string>();
     if (options.maxConns !== undefined) values.set(ManagementVariable.MAX_CONNS, String(options.maxConns));
@@ -197,9 +195,15 @@ export class FcgiServerConnection {
     socket.on('end', () => this.lost('the web server closed the connection'));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       // 'close' follows; a reset from a web server that gave up is routine.
-      this.log.debug({ err: err.code ?? err.message }, 'connection error');
+      this.logger.debug({ err: err.code ?? err.message }, 'connection error');
     });
     socket.on('close', () => this.onClose());
+  }
+
+  /** Log lines carry the web server's address; the child logger is made on the first line only. */
+  private get logger(): Logger {
+    this.log ??= this.o.logger.child({ remote: this.remote });
+    return this.log;
   }
 
   /** A request is in progress on this connection. */
@@ -238,7 +242,7 @@ export class FcgiServerConnection {
       err = this.decoder.push(chunk);
     } catch (e) {
       // Only a bug of ours lands here: onRecord catches the handler's exceptions.
-      this.log.error({ err: messageOf(e) }, 'internal error while reading records');
+      this.logger.error({ err: messageOf(e) }, 'internal error while reading records');
       this.destroy();
       return;
     }
@@ -318,12 +322,12 @@ export class FcgiServerConnection {
         return;
       }
       // §5.5, and what libfcgi does: one request per connection; reject the other, keep ours.
-      this.log.debug({ reqId: active.id, requestId }, 'second request on a connection; answered CANT_MPX_CONN');
+      this.logger.debug({ reqId: active.id, requestId }, 'second request on a connection; answered CANT_MPX_CONN');
       this.send(encodeEndRequest(requestId, 0, ProtocolStatus.CANT_MPX_CONN));
       return;
     }
     if (!KNOWN_ROLES.has(begin.role)) {
-      this.log.warn({ role: begin.role, requestId }, 'unknown FastCGI role; answered UNKNOWN_ROLE');
+      this.logger.warn({ role: begin.role, requestId }, 'unknown FastCGI role; answered UNKNOWN_ROLE');
       this.send(encodeEndRequest(requestId, 0, ProtocolStatus.UNKNOWN_ROLE));
       if (!begin.keepConn || this.closeWhenIdleFlag) this.endSocket();
       return;
@@ -341,7 +345,6 @@ export class FcgiServerConnection {
       requestId,
       role: begin.role,
       keepConn: begin.keepConn,
-      log: this.log.child({ reqId: id }),
       abort: new AbortController(),
       stdin,
       response: new Response(this, () => ex),
@@ -438,7 +441,7 @@ export class FcgiServerConnection {
    * may still write; then the response is ended (END_REQUEST, REQUEST_COMPLETE) if it is not.
    */
   private onAbortRequest(ex: Exchange): void {
-    ex.log.debug('ABORT_REQUEST');
+    this.logger.debug({ reqId: ex.id }, 'ABORT_REQUEST');
     const err = new ClientAbortedError('the web server sent ABORT_REQUEST');
     this.failStdin(ex, err);
     ex.abort.abort(err);
@@ -537,26 +540,27 @@ export class FcgiServerConnection {
   }
 
   /** The connection is going away under a request: no response can reach the web server. */
-  private lost(reason: string, err: FcgipmError = new ClientAbortedError(reason)): void {
+  private lost(reason: string, cause?: FcgipmError): void {
     const ex = this.ex;
     if (!ex) return;
+    const err = cause ?? new ClientAbortedError(reason);
     this.ex = undefined;
     ex.ended = true;
     ex.drainCallbacks = [];
-    ex.log.info({ reason }, 'request aborted');
+    this.logger.info({ reqId: ex.id, reason }, 'request aborted');
     this.failStdin(ex, err);
     ex.abort.abort(err);
   }
 
   private handlerFailed(ex: Exchange, err: unknown): void {
-    ex.log.error({ err: messageOf(err), stack: err instanceof Error ? err.stack : undefined }, 'handler threw; request answered 500');
+    this.logger.error({ reqId: ex.id, err: messageOf(err), stack: err instanceof Error ? err.stack : undefined }, 'handler threw; request answered 500');
     if (ex.ended) return;
     if (!ex.stdoutSent) this.writeStream(ex, RecordType.STDOUT, INTERNAL_ERROR);
     this.endResponse(ex, 1, ProtocolStatus.REQUEST_COMPLETE);
   }
 
   private paramsTooLarge(ex: Exchange, err: LimitError): void {
-    ex.log.warn({ limit: err.limit, received: ex.collector?.receivedBytes }, 'PARAMS over the limit; request answered 431 and connection closed');
+    this.logger.warn({ reqId: ex.id, limit: err.limit, received: ex.collector?.receivedBytes }, 'PARAMS over the limit; request answered 431 and connection closed');
     // The rest of the PARAMS stream is still on its way; closing is simpler than skipping it.
     this.closeWhenIdleFlag = true;
     this.writeStream(ex, RecordType.STDOUT, PARAMS_TOO_LARGE);
@@ -565,7 +569,7 @@ export class FcgiServerConnection {
 
   private malformed(err: ProtocolError): void {
     if (this.state === 'closed') return;
-    this.log.warn({ err: err.message, reqId: this.ex?.id }, 'malformed FastCGI input; connection closed');
+    this.logger.warn({ err: err.message, reqId: this.ex?.id }, 'malformed FastCGI input; connection closed');
     this.lost('malformed FastCGI input', err);
     this.state = 'closed';
     this.socket.destroy();

@@ -152,6 +152,24 @@ sites:
       expect(kv(php.body.toString()).get('body')).toBe(md5(upload));
     });
 
+    test('small POST bodies from nginx (read first, one write to the worker): every size around the 8 KiB read boundary echoed exactly', async () => {
+      const agent = new (await import('node:http')).Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const failures: string[] = [];
+        for (let n = 6800; n <= 8400; n += 8) {
+          const payload = crypto.randomBytes(n);
+          const r = await httpRequest(`${nginx.base}/kept/echo.fcgi`, { method: 'POST', body: payload, agent });
+          if (r.status !== 200 || md5(r.body) !== md5(payload)) failures.push(`${n}: ${r.status}`);
+        }
+        expect(failures).toEqual([]);
+      } finally {
+        agent.destroy();
+      }
+      const pool = fc.server.manager.snapshot().pools.find((p) => p.command.endsWith('echo.fcgi'));
+      expect(pool?.replayed).toBe(0);
+      expect(fc.lines.filter((l) => typeof l.msg === 'string' && l.msg.includes('FCGI_KEEP_CONN'))).toEqual([]);
+    });
+
     test('a missing script is 404, an app route by URI prefix works', async () => {
       expect((await httpRequest(`${nginx.base}/missing.php`)).status).toBe(404);
       const app = await httpRequest(`${nginx.base}/app/whatever`);
