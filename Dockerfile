@@ -41,5 +41,5 @@ RUN mkdir -p /run/fcgidsock \
     && chmod 0700 /run/fcgidsock
 USER node
 EXPOSE 8080
-ENTRYPOINT ["node", "/app/bin/fcgipm.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "/app/bin/fcgipm.js"]
 CMD ["--help"]

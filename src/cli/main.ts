@@ -1,13 +1,11 @@
 import path from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
-import { loadConfigFile } from '../config/load';
+import type { FSWatcher } from 'chokidar';
 import type { Config } from '../config/types';
 import { ConfigError, FcgipmError, formatConfigProblem } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { markInheritedDescriptorsCloexec } from '../spawn/fd-hygiene';
 import { lookupGroup, lookupUser } from '../spawn/user-db';
 import { VERSION } from '../version';
-import { checkConfigCommand, importApacheCommand } from './config-commands';
 import { parseRunArgs, RUN_USAGE } from './run-args';
 import { configFromRunArgs } from './run-config';
 import { startServer, type Server } from './serve-server';
@@ -151,6 +149,9 @@ async function serve(argv: readonly string[]): Promise<number> {
     process.stderr.write(SERVE_USAGE);
     return EXIT_USAGE;
   }
+  // The YAML loader and the file watcher are loaded by the commands that use them: `run`
+  // leaves them out of the manager's memory (about 10 MiB, docs/benchmarks.md).
+  const { loadConfigFile } = await import('../config/load');
   let config: Config;
   try {
     config = loadConfigFile(file);
@@ -178,6 +179,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     // The directory is watched, not the file: a deploy that renames a new file into place
     // replaces the inode a file watch would follow.
     const target = path.resolve(file);
+    const { watch } = await import('chokidar');
     watcher = watch(path.dirname(target), { ignoreInitial: true, depth: 0 }).on('all', (event, changed) => {
       if ((event !== 'add' && event !== 'change') || path.resolve(changed) !== target) return;
       clearTimeout(timer);
@@ -221,10 +223,10 @@ export function main(argv: readonly string[]): void {
       result = run(rest);
       break;
     case 'check-config':
-      result = Promise.resolve(checkConfigCommand(rest, process));
+      result = import('./config-commands').then((m) => m.checkConfigCommand(rest, process));
       break;
     case 'import-apache':
-      result = Promise.resolve(importApacheCommand(rest, process));
+      result = import('./config-commands').then((m) => m.importApacheCommand(rest, process));
       break;
     case 'serve':
       result = serve(rest);
