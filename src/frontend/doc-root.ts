@@ -113,17 +113,22 @@ export class DocumentRoot {
     };
 
     let dir = this.base;
+    // No symlink below the root on the way: the script's realpath is realpath(root) + its URL
+    // path, inside by construction, and the realpath(3) call (a readlink per component, from
+    // "/") is saved. A symlink met on the way sends the script through the full check.
+    let symlinked = false;
     for (let i = 0; i < segments.length; i++) {
       const p = `${dir}/${segments[i] ?? ''}`;
       const st = this.statInside(p, inside);
       if (st.kind === 'missing') return this.virtualScript(segments, i, trailingSlash, policy);
       if (st.kind === 'deny') return st;
+      symlinked ||= st.symlink;
       if (st.stats.isDirectory()) {
         dir = p;
         continue;
       }
       if (!st.stats.isFile()) return { kind: 'deny', status: 403, reason: 'not a regular file' };
-      return this.script(urlOf(i + 1), restAfter(i + 1), false, inside);
+      return this.script(urlOf(i + 1), restAfter(i + 1), false, symlinked ? inside : undefined);
     }
 
     // Every component is a directory: DirectoryIndex (mod_dir), the first usable name wins.
@@ -132,7 +137,7 @@ export class DocumentRoot {
       const st = this.statInside(`${dir}/${name}`, inside);
       if (st.kind === 'deny') return st;
       if (st.kind === 'missing' || !st.stats.isFile() || !policy.indexUsable(name)) continue;
-      return this.script(`${dirUrl}/${name}`, '', true, inside);
+      return this.script(`${dirUrl}/${name}`, '', true, symlinked || st.symlink ? inside : undefined);
     }
     return { kind: 'deny', status: 403, reason: 'directory has no usable index' };
   }
@@ -164,14 +169,14 @@ export class DocumentRoot {
   private statInside(
     p: string,
     inside: (real: string) => boolean,
-  ): { kind: 'found'; stats: fs.Stats } | { kind: 'missing' } | { kind: 'deny'; status: 403; reason: string } {
+  ): { kind: 'found'; stats: fs.Stats; symlink: boolean } | { kind: 'missing' } | { kind: 'deny'; status: 403; reason: string } {
     try {
       const l = fs.lstatSync(raw(p), { throwIfNoEntry: false });
       if (l === undefined) return { kind: 'missing' };
-      if (!l.isSymbolicLink()) return { kind: 'found', stats: l };
+      if (!l.isSymbolicLink()) return { kind: 'found', stats: l, symlink: false };
       const real = fs.realpathSync.native(raw(p), { encoding: 'buffer' }).toString('latin1');
       if (!inside(real)) return { kind: 'deny', status: 403, reason: DENY_OUTSIDE_ROOT };
-      return { kind: 'found', stats: fs.statSync(raw(p)) };
+      return { kind: 'found', stats: fs.statSync(raw(p)), symlink: true };
     } catch (err) {
       const code = errnoOf(err);
       if (isMissing(code)) return { kind: 'missing' };
@@ -179,9 +184,13 @@ export class DocumentRoot {
     }
   }
 
-  /** The final check on an existing script: its realpath lies inside the root. */
-  private script(urlPath: string, pathInfo: string, viaIndex: boolean, inside: (real: string) => boolean): DocLookup {
+  /**
+   * The final check on an existing script: its realpath lies inside the root. Without
+   * `inside` the walk met no symlink below the root, and the script is inside as it stands.
+   */
+  private script(urlPath: string, pathInfo: string, viaIndex: boolean, inside: ((real: string) => boolean) | undefined): DocLookup {
     const filename = `${this.base}${urlPath}`;
+    if (!inside) return { kind: 'script', urlPath, pathInfo, filename, exists: true, viaIndex };
     let real: string;
     try {
       real = fs.realpathSync.native(raw(filename), { encoding: 'buffer' }).toString('latin1');
