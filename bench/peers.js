@@ -8,16 +8,17 @@
  *
  * Stacks (private configs in a temp dir, 127.0.0.1 only, the system services never used):
  *   fcgipm             fcgipm run --min N --max N -- <app>, its own HTTP front end
- *   nginx>fcgipm       nginx fastcgi_pass to fcgipm run --http off --fastcgi unix:<sock>
- *   nginx-keep>fcgipm  the same with fastcgi_keep_conn and an upstream keepalive pool
- *   nginx>spawn-fcgi   nginx fastcgi_pass to spawn-fcgi -F N (libfcgi apps on one socket)
- *   nginx-keep>spawn-fcgi  the same with fastcgi_keep_conn
+ *   nginx+fcgipm       nginx fastcgi_pass to fcgipm run --http off --fastcgi unix:<sock>
+ *   nginx-keep+fcgipm  the same with fastcgi_keep_conn and an upstream keepalive pool
+ *   nginx+spawn-fcgi   nginx fastcgi_pass to spawn-fcgi -F N (libfcgi apps on one socket)
+ *   nginx-keep+spawn-fcgi  the same with fastcgi_keep_conn
  *   lighttpd           lighttpd mod_fastcgi, bin-path, max-procs N
- *   apache>fcgid       Apache 2.4 event MPM + mod_fcgid, FcgidMaxProcessesPerClass N
+ *   apache+fcgid       Apache 2.4 event MPM + mod_fcgid, FcgidMaxProcessesPerClass N
  *   fcgipm+php-cgi     fcgipm serve: a document root, .php through php-cgi (N workers)
- *   nginx>php-fpm      nginx + php-fpm, pm = static, pm.max_children = N
- *   apache>fcgid+php-cgi  Apache + mod_fcgid, FcgidWrapper php-cgi .php
- * Loads (wrk -t1, each after a 1-s warm-up):
+ *   nginx+php-fpm      nginx + php-fpm, pm = static, pm.max_children = N
+ *   apache+fcgid+php-cgi  Apache + mod_fcgid, FcgidWrapper php-cgi .php
+ * Loads (wrk -t1; 2 s of warm-up at 32 connections before the first load of each app, 1 s
+ * before the others):
  *   hello@32, hello@1   fixtures/fcgi-apps/build/hello.fcgi at 32 and 1 connections
  *   1MiB@32             big.fcgi?bytes=1048576, reported in MiB/s
  *   post32k@32          a 32 KiB POST echoed by echo.fcgi
@@ -442,15 +443,15 @@ pm.max_children = ${ctx.procs}
 
 const STACKS = {
   fcgipm: { kind: 'c', ours: true, start: cFcgipm },
-  'nginx>fcgipm': { kind: 'c', ours: true, start: (ctx) => nginxFcgipm(ctx, false) },
-  'nginx-keep>fcgipm': { kind: 'c', ours: true, start: (ctx) => nginxFcgipm(ctx, true) },
-  'nginx>spawn-fcgi': { kind: 'c', start: (ctx) => nginxSpawnFcgi(ctx, false) },
-  'nginx-keep>spawn-fcgi': { kind: 'c', start: (ctx) => nginxSpawnFcgi(ctx, true) },
+  'nginx+fcgipm': { kind: 'c', ours: true, start: (ctx) => nginxFcgipm(ctx, false) },
+  'nginx-keep+fcgipm': { kind: 'c', ours: true, start: (ctx) => nginxFcgipm(ctx, true) },
+  'nginx+spawn-fcgi': { kind: 'c', start: (ctx) => nginxSpawnFcgi(ctx, false) },
+  'nginx-keep+spawn-fcgi': { kind: 'c', start: (ctx) => nginxSpawnFcgi(ctx, true) },
   lighttpd: { kind: 'c', start: lighttpd },
-  'apache>fcgid': { kind: 'c', start: apacheFcgid },
+  'apache+fcgid': { kind: 'c', start: apacheFcgid },
   'fcgipm+php-cgi': { kind: 'php', ours: true, start: fcgipmPhp },
-  'nginx>php-fpm': { kind: 'php', start: nginxPhpFpm },
-  'apache>fcgid+php-cgi': { kind: 'php', start: apacheFcgidPhp },
+  'nginx+php-fpm': { kind: 'php', start: nginxPhpFpm },
+  'apache+fcgid+php-cgi': { kind: 'php', start: apacheFcgidPhp },
 };
 
 /* ------------------------------------------------------------------ load */
