@@ -97,10 +97,13 @@ export class WorkerClosedError extends FcgipmError {
   readonly responseStarted: boolean;
   /** The connection had carried an earlier request (a kept FCGI_KEEP_CONN connection). */
   readonly reusedConnection: boolean;
-  constructor(message: string, facts: { responseStarted: boolean; reusedConnection: boolean }) {
+  /** The request before this one on the connection carried a body (see Connection.request). */
+  readonly afterBody: boolean;
+  constructor(message: string, facts: { responseStarted: boolean; reusedConnection: boolean; afterBody?: boolean }) {
     super('FCGIPM_ERR_WORKER_CLOSED', message);
     this.responseStarted = facts.responseStarted;
     this.reusedConnection = facts.reusedConnection;
+    this.afterBody = facts.afterBody ?? false;
   }
 }
 

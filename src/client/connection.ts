@@ -45,6 +45,8 @@ type State = 'idle' | 'active' | 'closed';
 interface Active {
   readonly handler: ResponseHandler;
   readonly reused: boolean;
+  /** The previous request on this connection carried a body. */
+  readonly afterBody: boolean;
   keepConn: boolean;
   responseStarted: boolean;
   bodyDone: boolean;
@@ -68,6 +70,7 @@ export class Connection {
   private state: State = 'idle';
   private served = 0;
   private peerClosedIdle = false;
+  private lastHadBody = false;
   private active: Active | undefined;
 
   static connect(path: string, options: ConnectionOptions & { connectTimeoutMs: number }): Promise<Connection> {
@@ -135,11 +138,14 @@ export class Connection {
     }
     this.state = 'active';
     const body = req.body;
+    const afterBody = this.lastHadBody;
+    this.lastHadBody = body.kind !== 'none';
     const keepConn =
       this.options.keepConn && (body.kind === 'none' || (body.kind === 'buffer' && body.data.length <= KEEP_CONN_MAX_BODY));
     const active: Active = {
       handler,
       reused: this.served > 0,
+      afterBody,
       keepConn,
       responseStarted: false,
       bodyDone: false,
@@ -319,6 +325,7 @@ export class Connection {
       new WorkerClosedError(`the app closed the connection${truncated} before END_REQUEST`, {
         responseStarted: active.responseStarted,
         reusedConnection: active.reused,
+        afterBody: active.afterBody,
       }),
     );
   }

@@ -677,8 +677,11 @@ export class Pool extends EventEmitter<PoolEvents> {
         } else if (fate === 'alive' && !err.reusedConnection) {
           this.finish(job, err);
         } else if (fate === 'alive' && job.attempts < MAX_ATTEMPTS) {
-          this.noteAppClosesConnections();
-          this.log.debug({ pid: worker.pid, reqId: job.info.id }, 'kept connection was closed by the app; resending on a new one');
+          // After an upload, a libfcgi app may drop one request on a kept connection (the
+          // empty STDIN record it did not read, client/request-bytes.ts): that says nothing
+          // about FCGI_KEEP_CONN, which it honours.
+          if (!err.afterBody) this.noteAppClosesConnections();
+          this.log.debug({ pid: worker.pid, reqId: job.info.id, afterBody: err.afterBody }, 'kept connection was closed by the app; resending on a new one');
           this.stats.replayed += 1;
           this.run(worker, job);
           return;

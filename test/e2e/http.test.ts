@@ -4,6 +4,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { httpRequest, parseEnvDump } from '../helpers/http-client';
 import { closeAll, serve } from '../helpers/serve';
 
@@ -143,6 +144,25 @@ describe('request and response bodies', () => {
     expect(failures).toEqual([]);
     expect(s.server.pool.snapshot().replayed).toBe(0);
     expect(s.lines.filter((l) => typeof l.msg === 'string' && l.msg.includes('FCGI_KEEP_CONN'))).toEqual([]);
+  });
+
+  test('an app that drops the request after a body on a kept connection: the request is resent, and kept connections stay on', async () => {
+    // The libfcgi race the one-write layout avoids, acted out by a fixture: if it happens
+    // anyway, the request after the upload is sent again on a new connection, and the pool
+    // keeps FCGI_KEEP_CONN (the app does keep connections; it only lost one request).
+    const app = path.resolve(__dirname, '../../fixtures/fcgi-apps/stale-stdin.js');
+    const s = await serve(app, { maxProcesses: 1, readiness: 'spawn' });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const post = await httpRequest(`${s.base}/`, { method: 'POST', body: 'hello', agent });
+    const dropped = await httpRequest(`${s.base}/`, { agent });
+    const next = await httpRequest(`${s.base}/`, { agent });
+    agent.destroy();
+    expect([post.status, dropped.status, next.status]).toEqual([200, 200, 200]);
+    expect(post.body.toString()).toBe('conn=1 req=1 body=5\n');
+    expect(dropped.body.toString()).toBe('conn=2 req=1 body=0\n');
+    expect(next.body.toString()).toBe('conn=2 req=2 body=0\n');
+    expect(s.server.pool.snapshot().replayed).toBe(1);
+    expect(s.lines.filter((l) => typeof l.msg === 'string' && l.msg.includes('not asking it for FCGI_KEEP_CONN'))).toEqual([]);
   });
 
   test('a 5 MiB upload arrives byte-exact', async () => {
