@@ -213,6 +213,19 @@ async function cFcgipm(ctx) {
   };
 }
 
+/**
+ * nginx passing /<app> to the FastCGI socket of each C app: a connection per request, or with
+ * `keep` fastcgi_keep_conn and an upstream keepalive pool of one connection per app process.
+ */
+async function nginxInFront(ctx, socks, keep) {
+  const port = await freePort();
+  const upstreams = keep ? C_APPS.map((app) => `upstream up_${app} { server unix:${socks[app]}; keepalive ${ctx.procs}; }`).join('\n  ') : '';
+  const body = C_APPS.map((app) => fastcgiLocation(`/${app}`, keep ? `up_${app}` : `unix:${socks[app]}`, fixturePath(app), keep)).join('\n');
+  const nginx = await startNginx(ctx.scratch, 'nginx', [{ port, body }], upstreams);
+  await waitListening(port, nginx.child);
+  return { port, nginx };
+}
+
 async function nginxFcgipm(ctx, keep) {
   const started = {};
   const socks = {};
@@ -223,11 +236,7 @@ async function nginxFcgipm(ctx, keep) {
     ]);
   }
   await waitFor(() => C_APPS.every((app) => fs.existsSync(socks[app])), 'fcgipm FastCGI sockets');
-  const port = await freePort();
-  const upstreams = keep ? C_APPS.map((app) => `upstream up_${app} { server unix:${socks[app]}; keepalive ${ctx.procs}; }`).join('\n  ') : '';
-  const body = C_APPS.map((app) => fastcgiLocation(`/${app}`, keep ? `up_${app}` : `unix:${socks[app]}`, fixturePath(app), keep)).join('\n');
-  const nginx = await startNginx(ctx.scratch, 'nginx', [{ port, body }], upstreams);
-  await waitListening(port, nginx.child);
+  const { port, nginx } = await nginxInFront(ctx, socks, keep);
   return {
     url: (load) => `http://${HOST}:${port}${load.url}`,
     children: [nginx.child, ...Object.values(started).map((s) => s.child)],
@@ -248,11 +257,7 @@ async function nginxSpawnFcgi(ctx, keep) {
     );
   }
   await waitFor(() => C_APPS.every((app) => fs.existsSync(socks[app])), 'spawn-fcgi sockets');
-  const port = await freePort();
-  const upstreams = keep ? C_APPS.map((app) => `upstream up_${app} { server unix:${socks[app]}; keepalive ${ctx.procs}; }`).join('\n  ') : '';
-  const body = C_APPS.map((app) => fastcgiLocation(`/${app}`, keep ? `up_${app}` : `unix:${socks[app]}`, fixturePath(app), keep)).join('\n');
-  const nginx = await startNginx(ctx.scratch, 'nginx', [{ port, body }], upstreams);
-  await waitListening(port, nginx.child);
+  const { port, nginx } = await nginxInFront(ctx, socks, keep);
   return {
     url: (load) => `http://${HOST}:${port}${load.url}`,
     children: [nginx.child, ...children],

@@ -158,25 +158,15 @@ export class Connection {
 
     const role = req.role ?? Role.RESPONDER;
     const params = encodeParams(REQUEST_ID, req.params);
-    const head = [encodeBeginRequest(REQUEST_ID, role, keepConn), params];
-    switch (body.kind) {
-      case 'none':
-      case 'buffer': {
-        const whole = encodeWholeRequest(REQUEST_ID, { role, keepConn, params, body: body.kind === 'buffer' ? body.data : undefined });
-        active.keepConn = whole.keepConn;
-        this.socket.write(whole.bytes);
-        active.bodyDone = true;
-        break;
-      }
-      case 'file':
-        this.socket.write(Buffer.concat(head));
-        this.pipeBody(active, fs.createReadStream(body.path));
-        break;
-      case 'stream':
-        this.socket.write(Buffer.concat(head));
-        this.pipeBody(active, body.stream);
-        break;
+    if (body.kind === 'none' || body.kind === 'buffer') {
+      const whole = encodeWholeRequest(REQUEST_ID, { role, keepConn, params, body: body.kind === 'buffer' ? body.data : undefined });
+      active.keepConn = whole.keepConn;
+      this.socket.write(whole.bytes);
+      active.bodyDone = true;
+      return;
     }
+    this.socket.write(Buffer.concat([encodeBeginRequest(REQUEST_ID, role, keepConn), params]));
+    this.pipeBody(active, body.kind === 'file' ? fs.createReadStream(body.path) : body.stream);
   }
 
   /** Stop reading the app's output (the HTTP client is slow); the IO timeout is off meanwhile. */

@@ -60,20 +60,21 @@ export function stdinLayout(offset: number, length: number, readSize = LIBFCGI_R
  * request goes without FCGI_KEEP_CONN and `keepConn` in the result says so.
  */
 export function encodeWholeRequest(requestId: number, req: WholeRequest): { bytes: Buffer; keepConn: boolean } {
-  const body = req.body;
+  const body = req.body ?? EMPTY;
   const head = FCGI_HEADER_LEN * 2 + req.params.length; // BEGIN_REQUEST is 16 bytes
-  let layout = body && body.length > 0 ? stdinLayout(head, body.length) : undefined;
   let keepConn = req.keepConn;
-  if (body && body.length > 0 && !layout) {
-    keepConn = false;
-    layout = stdinLayout(head, body.length, Number.MAX_SAFE_INTEGER);
+  let layout: { records: number[]; lastPadding: number } = { records: [], lastPadding: 0 };
+  if (body.length > 0) {
+    const kept = keepConn ? stdinLayout(head, body.length) : undefined;
+    // Without FCGI_KEEP_CONN the app closes the connection after the request: any layout does.
+    if (!kept) keepConn = false;
+    layout = kept ?? (stdinLayout(head, body.length, Number.POSITIVE_INFINITY) as typeof layout);
   }
+  const { records, lastPadding } = layout;
+  // Full records before the last carry 1 byte of padding (65535 + 1 is 8-aligned).
+  const paddings = records.map((n, i) => (i === records.length - 1 ? lastPadding : n === FCGI_MAX_CONTENT_LENGTH ? 1 : 0));
   let total = head + FCGI_HEADER_LEN;
-  const records = layout?.records ?? [];
-  for (let i = 0; i < records.length; i++) {
-    const n = records[i] as number;
-    total += FCGI_HEADER_LEN + n + (i === records.length - 1 ? (layout?.lastPadding ?? 0) : n === FCGI_MAX_CONTENT_LENGTH ? 1 : 0);
-  }
+  for (let i = 0; i < records.length; i++) total += FCGI_HEADER_LEN + (records[i] as number) + (paddings[i] as number);
   const out = Buffer.allocUnsafe(total);
   encodeBeginRequest(requestId, req.role, keepConn).copy(out, 0);
   req.params.copy(out, 16);
@@ -81,9 +82,9 @@ export function encodeWholeRequest(requestId: number, req: WholeRequest): { byte
   let from = 0;
   for (let i = 0; i < records.length; i++) {
     const n = records[i] as number;
-    const padding = i === records.length - 1 ? (layout?.lastPadding ?? 0) : n === FCGI_MAX_CONTENT_LENGTH ? 1 : 0;
+    const padding = paddings[i] as number;
     pos = writeHeader(out, pos, RecordType.STDIN, requestId, n, padding);
-    (body as Buffer).copy(out, pos, from, from + n);
+    body.copy(out, pos, from, from + n);
     pos += n;
     from += n;
     out.fill(0, pos, pos + padding);
@@ -92,3 +93,5 @@ export function encodeWholeRequest(requestId: number, req: WholeRequest): { byte
   writeHeader(out, pos, RecordType.STDIN, requestId, 0, 0);
   return { bytes: out, keepConn };
 }
+
+const EMPTY = Buffer.alloc(0);
