@@ -2,7 +2,7 @@ import { KEEP_CONN_MAX_BODY } from '../client/connection';
 import type { EndRequest, RequestBody, ResponseHandler } from '../client/request';
 import { FcgipmError } from '../errors';
 import type { Logger } from '../log';
-import type { DispatchHandle, Pool } from '../pm/pool';
+import type { DispatchHandle, Pool, RequestInfo } from '../pm/pool';
 import { Role } from '../protocol/constants';
 import type { FcgiServerRequest, FcgiServerResponse } from './fcgi-server';
 import { spoolBody } from './body-spool';
@@ -36,11 +36,6 @@ function cgiError(res: FcgiServerResponse, status: number, reason: string, code?
     `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n`;
   res.stdout(Buffer.from(head + body, 'latin1'));
   res.end();
-}
-
-function paramOf(params: ReadonlyArray<readonly [string, string]>, name: string): string | undefined {
-  for (const [k, v] of params) if (k === name) return v;
-  return undefined;
 }
 
 function paramsFor(
@@ -100,10 +95,11 @@ export function forwardFastcgi(req: FcgiServerRequest, res: FcgiServerResponse, 
   // upload with fastcgi_request_buffering off); an authorizer never gets one (spec §6.3).
   const declared = params.get('CONTENT_LENGTH') ?? '';
   const method = params.get('REQUEST_METHOD') ?? '';
+  const info = { method, uri: params.get('REQUEST_URI') ?? t.scriptName, id: req.id };
   const hasBody = declared === '' ? method !== 'GET' && method !== 'HEAD' && method !== '' : Number(declared) > 0;
   if (req.role === Role.AUTHORIZER || !hasBody) {
     req.stdin.resume();
-    dispatch(req, res, deps, pool, forwarded, { kind: 'none' });
+    dispatch(req, res, deps, pool, { params: forwarded, info }, { kind: 'none' });
     return;
   }
   const length = declared === '' ? NaN : Number(declared);
@@ -113,7 +109,7 @@ export function forwardFastcgi(req: FcgiServerRequest, res: FcgiServerResponse, 
     spoolBody(req.stdin, { memoryLimit: length, maxBytes: length }).then(
       (spooled) => {
         if (res.ended || req.signal.aborted) return;
-        dispatch(req, res, deps, pool, forwarded, spooled.kind === 'buffer' ? { kind: 'buffer', data: spooled.data } : { kind: 'none' });
+        dispatch(req, res, deps, pool, { params: forwarded, info }, spooled.kind === 'buffer' ? { kind: 'buffer', data: spooled.data } : { kind: 'none' });
       },
       (err: unknown) => {
         if (res.ended) return;
@@ -123,7 +119,7 @@ export function forwardFastcgi(req: FcgiServerRequest, res: FcgiServerResponse, 
     );
     return;
   }
-  dispatch(req, res, deps, pool, forwarded, { kind: 'stream', stream: req.stdin });
+  dispatch(req, res, deps, pool, { params: forwarded, info }, { kind: 'stream', stream: req.stdin });
 }
 
 function dispatch(
@@ -131,7 +127,7 @@ function dispatch(
   res: FcgiServerResponse,
   deps: ForwardDeps,
   pool: Pool,
-  forwarded: Array<readonly [string, string]>,
+  request: { params: Array<readonly [string, string]>; info: RequestInfo },
   body: RequestBody,
 ): void {
   const log = deps.logger;
@@ -169,10 +165,6 @@ function dispatch(
       else res.end(1);
     },
   };
-  ref.handle = pool.dispatch({ params: forwarded, body, role: req.role }, handler, {
-    method: paramOf(req.params, 'REQUEST_METHOD') ?? '',
-    uri: paramOf(req.params, 'REQUEST_URI') ?? paramOf(forwarded, 'SCRIPT_NAME') ?? '',
-    id: req.id,
-  });
+  ref.handle = pool.dispatch({ params: request.params, body, role: req.role }, handler, request.info);
   req.signal.addEventListener('abort', () => ref.handle?.abort(), { once: true });
 }
