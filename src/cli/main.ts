@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../log';
 import { markInheritedDescriptorsCloexec } from '../spawn/fd-hygiene';
 import { lookupGroup, lookupUser } from '../spawn/user-db';
 import { VERSION } from '../version';
+import { followFirstFrontEnd, frontEndArgs, frontEndOf, FrontEnds, type FrontEnd } from './front-ends';
 import { parseRunArgs, RUN_USAGE } from './run-args';
 import { configFromRunArgs } from './run-config';
 import { startServer, type Server } from './serve-server';
@@ -47,7 +48,13 @@ function describe(err: unknown): string {
  * The running server's life: SIGHUP reloads (`reload`), SIGTERM / SIGINT stop gracefully.
  * Resolves with the exit code once stopped.
  */
-function serveUntilStopped(server: Server, logger: Logger, reload: () => void, drainTimeoutMs: number): Promise<number> {
+function serveUntilStopped(
+  server: Server,
+  logger: Logger,
+  reload: () => void,
+  drainTimeoutMs: number,
+  others?: { stop(): Promise<void> },
+): Promise<number> {
   if (process.getuid?.() === 0 && server.config.sites.some((site) => usesRoot(server.config, site))) {
     // php-fpm refuses to start like this; mod_fcgid runs apps as Apache's User.
     logger.warn('workers run as root: set user (--user, or user: in the config) to run them as an unprivileged user');
@@ -65,7 +72,7 @@ function serveUntilStopped(server: Server, logger: Logger, reload: () => void, d
       }
       stopping = true;
       logger.info({ signal, drainTimeoutMs }, 'stopping gracefully');
-      server.close(drainTimeoutMs).then(
+      Promise.all([server.close(drainTimeoutMs), others?.stop()]).then(
         () => {
           logger.info('stopped');
           resolve(EXIT_OK);
@@ -78,6 +85,8 @@ function serveUntilStopped(server: Server, logger: Logger, reload: () => void, d
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    // A front end started by the first one stops with it (front-ends.ts).
+    followFirstFrontEnd(() => stop('SIGTERM'));
   });
 }
 
@@ -106,8 +115,11 @@ async function run(argv: readonly string[]): Promise<number> {
   }
   let args;
   let config: Config;
+  let frontEnd: FrontEnd;
   try {
-    args = parseRunArgs(argv);
+    const parsed = parseRunArgs(argv);
+    frontEnd = frontEndOf(parsed);
+    args = frontEndArgs(parsed, frontEnd);
     config = configFromRunArgs(args);
     // Names are checked now, so a typo is a usage error rather than a failed start.
     if (args.user !== undefined) lookupUser(args.user);
@@ -117,10 +129,17 @@ async function run(argv: readonly string[]): Promise<number> {
     process.stderr.write(`run 'fcgipm run --help' for the options\n`);
     return EXIT_USAGE;
   }
-  const logger = createLogger(args.logLevel !== undefined ? { level: args.logLevel } : {});
+  const base = createLogger(args.logLevel !== undefined ? { level: args.logLevel } : {});
+  const logger = frontEnd.count > 1 ? base.child({ frontEnd: frontEnd.index }) : base;
   const server = await start(config, logger);
   if (!server) return EXIT_STARTUP;
-  return serveUntilStopped(server, logger, () => server.reload(), args.drainTimeoutMs);
+  const others = frontEnd.index === 0 && frontEnd.count > 1 ? new FrontEnds(argv, frontEnd.count, logger) : undefined;
+  others?.start();
+  const reload = (): void => {
+    server.reload();
+    others?.signal('SIGHUP');
+  };
+  return serveUntilStopped(server, logger, reload, args.drainTimeoutMs, others);
 }
 
 const SERVE_USAGE = `usage: fcgipm serve --config FILE.yaml [--watch]

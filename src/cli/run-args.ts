@@ -21,6 +21,8 @@ export interface RunArgs {
   readonly handoff: boolean;
   /** SO_REUSEPORT on the HTTP listener: a new fcgipm can start before the old one stops. */
   readonly reusePort: boolean;
+  /** HTTP front-end processes on the port, each with its share of --min/--max (front-ends.ts). */
+  readonly frontEnds: number;
   readonly ipcDir: string;
   readonly script: string | undefined;
   readonly mode: ScalingMode | undefined;
@@ -62,6 +64,8 @@ HTTP through them.
                           proxying (the app speaks docs/handoff-protocol.md)
   --reuse-port            bind the HTTP listener with SO_REUSEPORT: a new fcgipm can start on
                           the same port before the old one is stopped (zero-downtime upgrade)
+  --front-ends N          N fcgipm processes serve the HTTP port (SO_REUSEPORT), each with its
+                          share of --min and --max, so the front end uses N cores (default 1)
   --admin HOST:PORT       status listener: /status.json, /healthz (default off)
   --ipc-dir DIR           worker socket directory (default /run/fcgidsock)
   --script FILE           SCRIPT_FILENAME for an interpreter such as php-cgi (default COMMAND)
@@ -147,6 +151,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   let fastcgi: ListenTarget | undefined;
   let handoff = false;
   let reusePort = false;
+  let frontEnds = 1;
   let script: string | undefined;
   let mode: ScalingMode | undefined;
   let minSpare: number | undefined;
@@ -293,6 +298,9 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
       case '--max':
         max = count(name, value(), 1);
         break;
+      case '--front-ends':
+        frontEnds = count(name, value(), 1);
+        break;
       case '--max-requests':
         maxRequests = count(name, value(), 0);
         break;
@@ -338,6 +346,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     fastcgi,
     handoff,
     reusePort,
+    frontEnds,
     ipcDir,
     script,
     mode,
