@@ -14,10 +14,11 @@
 # Prints the medians and B/A.
 #
 # Options: --rounds N (3)  --seconds S (4)  --procs N (4)  --app PATH (fixtures/fcgi-apps/build/hello.fcgi)
-#          --path /URL (/)  --args "fcgipm run options"  --node-a "node flags"  --node-b "node flags"
+#          --path /URL (/)  --args "fcgipm run options"  --args-a / --args-b "options for one side"
+#          --node-a "node flags"  --node-b "node flags"
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=3 seconds=4 procs=4 app=fixtures/fcgi-apps/build/hello.fcgi url=/ args="" node_a="" node_b=""
+rounds=3 seconds=4 procs=4 app=fixtures/fcgi-apps/build/hello.fcgi url=/ args="" args_a="" args_b="" node_a="" node_b=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
@@ -26,6 +27,8 @@ while [ $# -gt 0 ]; do
     --app) app=$2; shift 2 ;;
     --path) url=$2; shift 2 ;;
     --args) args=$2; shift 2 ;;
+    --args-a) args_a=$2; shift 2 ;;
+    --args-b) args_b=$2; shift 2 ;;
     --node-a) node_a=$2; shift 2 ;;
     --node-b) node_b=$2; shift 2 ;;
     --) shift; break ;;
@@ -45,11 +48,11 @@ cleanup() { [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true; wait
 trap cleanup EXIT
 
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
-start() { # dist nodeflags port
+start() { # dist nodeflags port side-args
   mkdir -p "$scratch/ipc-$3"
   # shellcheck disable=SC2086
   FCGIPM_LOG_LEVEL=warn node $2 -e "require(require('path').resolve('$1/cli/main.js')).main(process.argv.slice(1))" \
-    run --http "127.0.0.1:$3" --ipc-dir "$scratch/ipc-$3" --min "$procs" --max "$procs" $args -- "$app" >"$scratch/$3.log" 2>&1 &
+    run --http "127.0.0.1:$3" --ipc-dir "$scratch/ipc-$3" --min "$procs" --max "$procs" $args $4 -- "$app" >"$scratch/$3.log" 2>&1 &
   pids+=($!)
 }
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
@@ -62,7 +65,7 @@ round() { # pid port
   echo "$(echo "$out" | awk '/Requests\/sec/{print $2}') $(echo "$out" | awk '/ 99%/{print $2}') $(( (c1 - c0) * 1000000 / $(getconf CLK_TCK) / n ))"
 }
 pa=$(free_port); pb=$(free_port)
-start "$a" "$node_a" "$pa"; start "$b" "$node_b" "$pb"
+start "$a" "$node_a" "$pa" "$args_a"; start "$b" "$node_b" "$pb" "$args_b"
 sleep 2
 for p in "$pa" "$pb"; do wrk -t1 -c32 -d1s "${wrk_args[@]}" "http://127.0.0.1:$p$url" >/dev/null; done
 : >"$scratch/rounds"
