@@ -137,6 +137,7 @@ function nodeFlags(execArgv: readonly string[]): string[] {
 
 /** In a front end the first one started: stop when the first one is gone (its IPC channel closed). */
 export function followFirstFrontEnd(stop: () => void): void {
-  if (process.send === undefined) return;
+  // Only a front end we started: an fcgipm forked by some other supervisor keeps its channel.
+  if (process.send === undefined || process.env[ENV] === undefined) return;
   process.once('disconnect', stop);
 }
