@@ -8,6 +8,8 @@
  *
  * Stacks (private configs in a temp dir, 127.0.0.1 only, the system services never used):
  *   fcgipm             fcgipm run --min N --max N -- <app>, its own HTTP front end
+ *   fcgipm-2-front-ends  the same with --front-ends 2 (two front-end processes, N/2 workers each);
+ *                      only with --only (the default run stays within 10 minutes)
  *   nginx+fcgipm       nginx fastcgi_pass to fcgipm run --http off --fastcgi unix:<sock>
  *   nginx-keep+fcgipm  the same with fastcgi_keep_conn and an upstream keepalive pool
  *   nginx+spawn-fcgi   nginx fastcgi_pass to spawn-fcgi -F N (libfcgi apps on one socket)
@@ -192,7 +194,7 @@ async function startFcgipm(scratch, name, args) {
  * rss(app) → KiB of the server's own processes serving that app }.
  */
 
-async function cFcgipm(ctx) {
+async function cFcgipm(ctx, extra = []) {
   const port = await freePort();
   // One fcgipm per app (fcgipm run serves one command), each on its own port.
   const ports = {};
@@ -200,7 +202,7 @@ async function cFcgipm(ctx) {
   for (const app of C_APPS) {
     ports[app] = app === 'hello' ? port : await freePort();
     started[app] = await startFcgipm(ctx.scratch, `fcgipm-${app}`, [
-      '--http', `${HOST}:${ports[app]}`, '--min', String(ctx.procs), '--max', String(ctx.procs), '--', fixturePath(app),
+      '--http', `${HOST}:${ports[app]}`, '--min', String(ctx.procs), '--max', String(ctx.procs), ...extra, '--', fixturePath(app),
     ]);
   }
   for (const app of C_APPS) await waitListening(ports[app], started[app].child);
@@ -209,8 +211,28 @@ async function cFcgipm(ctx) {
     url: (load) => `http://${HOST}:${ports[load.app]}${load.url}`,
     children: Object.values(started).map((s) => s.child),
     logs: Object.values(started).map((s) => s.log),
-    rss: (app) => rssKiB(serverPids(started[app].child.pid)),
+    // With --front-ends the other front ends are the first one's children: all count.
+    rss: (app) => rssKiB(frontEndPids(started[app].child.pid)),
   };
+}
+
+/** An fcgipm manager and the front ends it started (node processes among its children). */
+function frontEndPids(pid) {
+  const out = [pid];
+  let children = '';
+  try {
+    children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+  } catch {
+    return out;
+  }
+  for (const c of children.trim().split(/\s+/).filter(Boolean).map(Number)) {
+    try {
+      if (path.basename(fs.readlinkSync(`/proc/${c}/exe`)) === path.basename(process.execPath)) out.push(c);
+    } catch {
+      // gone
+    }
+  }
+  return out;
 }
 
 /**
@@ -447,7 +469,9 @@ pm.max_children = ${ctx.procs}
 }
 
 const STACKS = {
-  fcgipm: { kind: 'c', ours: true, start: cFcgipm },
+  fcgipm: { kind: 'c', ours: true, start: (ctx) => cFcgipm(ctx) },
+  // Not in the default run (it would pass the 10-minute bound): --only fcgipm,fcgipm-2-front-ends.
+  'fcgipm-2-front-ends': { kind: 'c', ours: true, optional: true, start: (ctx) => cFcgipm(ctx, ['--front-ends', '2']) },
   'nginx+fcgipm': { kind: 'c', ours: true, start: (ctx) => nginxFcgipm(ctx, false) },
   'nginx-keep+fcgipm': { kind: 'c', ours: true, start: (ctx) => nginxFcgipm(ctx, true) },
   'nginx+spawn-fcgi': { kind: 'c', start: (ctx) => nginxSpawnFcgi(ctx, false) },
@@ -653,7 +677,7 @@ async function main() {
     path.join(scratchRoot, 'post.lua'),
     `wrk.method = "POST"\nwrk.body = string.rep("a", ${POST_BYTES})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`,
   );
-  const names = o.only ?? Object.keys(STACKS);
+  const names = o.only ?? Object.keys(STACKS).filter((n) => !STACKS[n].optional);
   const all = Object.fromEntries(names.map((n) => [n, []]));
   let failed = false;
   const onSignal = () => {
