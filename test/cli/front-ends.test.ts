@@ -7,20 +7,13 @@ import path from 'node:path';
 import { frontEndArgs, frontEndOf, shareOf } from '../../src/cli/front-ends';
 import { parseRunArgs } from '../../src/cli/run-args';
 import { cleanupClis, cli, dir, type Cli } from '../helpers/cli';
-import { fixture } from '../helpers/fixtures';
+import { fixture, processAlive } from '../helpers/fixtures';
 import { httpRequest } from '../helpers/http-client';
 import { freePort } from '../helpers/web-servers';
 
 afterEach(cleanupClis);
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const alive = processAlive;
 
 const waitFor = async (check: () => boolean, what: string, ms = 10_000): Promise<void> => {
   const until = Date.now() + ms;

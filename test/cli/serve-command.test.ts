@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { cleanupClis, cli, dir } from '../helpers/cli';
-import { fixture } from '../helpers/fixtures';
+import { fixture, processAlive } from '../helpers/fixtures';
 import { httpRequest } from '../helpers/http-client';
 
 afterEach(cleanupClis);
@@ -65,14 +65,7 @@ describe('fcgipm serve', () => {
     await c.waitForLine((l) => l.msg === 'process class retired');
     // The old pool's warm worker is stopped (SIGTERM after its drain), the new pool warms one.
     await c.waitForLine((l) => l.msg === 'worker started' && l.pid !== first.pid);
-    const alive = (pid: number): boolean => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
+    const alive = processAlive;
     const deadline = Date.now() + 10_000;
     while (alive(Number(first.pid)) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
     expect(alive(Number(first.pid))).toBe(false);

@@ -15,6 +15,16 @@ export function fixture(name: string): string {
   return p;
 }
 
+/** Whether a process exists (signal 0). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function tempDir(prefix = 'fcgipm-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
