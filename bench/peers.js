@@ -1,249 +1,234 @@
 'use strict';
 /*
- * npm run bench:peers: fcgipm beside the servers it replaces, same apps, same number of app
- * processes, one run, wrk as the load generator.
+ * npm run bench:peers: fcgipm beside the servers it replaces, on the same apps with the same
+ * number of app processes, in one run, with wrk (the C load generator) as the client.
  *
  *   node bench/peers.js [--quick] [--repeat N] [--duration S] [--procs N] [--only LIST]
- *                       [--json FILE] [--no-docs]
+ *                       [--max-seconds S] [--json FILE] [--write-docs | --no-docs]
  *
- * Stacks (private configs in a temp dir, 127.0.0.1 only, the system services never used):
- *   fcgipm             fcgipm run --min N --max N -- <app>, its own HTTP front end
- *   fcgipm-2-front-ends  the same with --front-ends 2 (two front-end processes, N/2 workers each);
- *                      only with --only (the default run stays within 10 minutes)
- *   nginx+fcgipm       nginx fastcgi_pass to fcgipm run --http off --fastcgi unix:<sock>
- *   nginx-keep+fcgipm  the same with fastcgi_keep_conn and an upstream keepalive pool
- *   nginx+spawn-fcgi   nginx fastcgi_pass to spawn-fcgi -F N (libfcgi apps on one socket)
- *   nginx-keep+spawn-fcgi  the same with fastcgi_keep_conn
- *   lighttpd           lighttpd mod_fastcgi, bin-path, max-procs N
- *   apache+fcgid       Apache 2.4 event MPM + mod_fcgid, FcgidMaxProcessesPerClass N
- *   fcgipm+php-cgi     fcgipm serve: a document root, .php through php-cgi (N workers)
- *   nginx+php-fpm      nginx + php-fpm, pm = static, pm.max_children = N
- *   apache+fcgid+php-cgi  Apache + mod_fcgid, FcgidWrapper php-cgi .php
- * Loads (wrk -t1; 2 s of warm-up at 32 connections before the first load of each app, 1 s
- * before the others):
- *   hello@32, hello@1   fixtures/fcgi-apps/build/hello.fcgi at 32 and 1 connections
- *   1MiB@32             big.fcgi?bytes=1048576, reported in MiB/s
- *   post32k@32          a 32 KiB POST echoed by echo.fcgi
- *   php-hello@32, php-hello@1, php-100-files@32   a PHP hello page, and a page that includes
- *                       a hundred files (opcache on: Debian's php.ini for each SAPI)
+ * Stacks (each from a private config in a temp dir, 127.0.0.1 only; the system services and
+ * configs are never used):
+ *   fcgipm                 fcgipm run --min N --max N -- <app>: fcgipm's HTTP front end, one
+ *                          fcgipm per app (fcgipm run serves one command)
+ *   fcgipm-2-front-ends    the same with --front-ends 2; only with --only
+ *   nginx+fcgipm           nginx fastcgi_pass unix: to fcgipm run --http off --fastcgi unix:
+ *   nginx-keep+fcgipm      the same with fastcgi_keep_conn on and an upstream keepalive pool
+ *   nginx+spawn-fcgi       the same nginx to spawn-fcgi -F N (N libfcgi processes on one socket)
+ *   nginx-keep+spawn-fcgi  ... with fastcgi_keep_conn on
+ *   lighttpd               lighttpd mod_fastcgi, "bin-path", "max-procs" N
+ *   apache+fcgid           Apache 2.4 event MPM + mod_fcgid, FcgidMaxProcessesPerClass N
+ *   fcgipm+php-cgi         fcgipm serve: a document root, .php through php-cgi, N processes
+ *   nginx+php-fpm          nginx + php-fpm, pm = static, pm.max_children = N
+ *   apache+fcgid+php-cgi   Apache + mod_fcgid, FcgidWrapper php-cgi .php, class max N
+ * The PHP stacks share one private php.ini (opcache on); every PHP stack is asked whether
+ * opcache is on in the process that answers, after its loads.
  *
- * Each repetition starts every stack afresh; the median of the repetitions is reported. The
- * server's RSS (its own processes, not the apps') is read right after each load. Results go to
- * docs/benchmarks.md between the bench:peers markers (unless --no-docs), with the command.
- * Exit 0; 1 when a stack failed or answered errors; 2 on a usage error or a missing peer.
+ * Loads (wrk -t1 --latency; before each, the answer is checked byte for byte; before the first
+ * load of an app, a warm-up that is not counted, 2 s at 32 connections, so that every class has
+ * all its processes and opcache is filled):
+ *   hello@32, hello@1      hello.fcgi at 32 and 1 connections
+ *   1MiB@32                big.fcgi?bytes=1048576 (MiB/s = requests/s × 1 MiB)
+ *   post32k@32             a 32 KiB POST echoed by echo.fcgi
+ *   php-hello@32, php-hello@1, php-100-files@32   a PHP hello page; a page including 100 files
+ *
+ * Each repetition starts every stack afresh (alternating the order); the report gives the
+ * median of the repetitions, the ratio of every fcgipm figure to every peer's, p50/p99, the
+ * peak RSS of each server's own processes during the load (fcgipm's manager separately), the
+ * number of app processes and wrk's errors. It goes to stdout and, for a full run without
+ * --only (or with --write-docs), to docs/benchmarks.md between the bench:peers markers, with
+ * the command. Exit 0; 1 when a stack failed, answered an error or wrong bytes, had opcache off,
+ * or the time bound cut the run short; 2 on a usage error or a missing peer (it names the
+ * apt-get command); 130 on SIGINT. Everything started is stopped on every path.
  */
 
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
-const { ROOT, HOST, UsageError, number, fixturePath, tail, machineFacts } = require('./lib/common');
-const { freePort, groupMembers, startProcess, stopAll } = require('./lib/processes');
-const { waitListening, get, sleep } = require('./lib/http');
-const { runUser } = require('./lib/apache');
+const { performance } = require('node:perf_hooks');
+const { ROOT, HOST, UsageError, number, fixturePath, quote, tail, commandOutput, machineFacts } = require('./lib/common');
+const { childPids, exeOf, freePort, liveHandles, rssKiB, sameExeGroup, signal, socketHolders, startProcess, stopAll } = require('./lib/processes');
+const { get, send, sleep, waitListening } = require('./lib/http');
+const { startFcgipm, startFcgipmServe } = require('./lib/fcgipm');
+const { apacheFacts, missingPieces, runUser, startApache } = require('./lib/apache');
+const { NGINX, nginxVersion, fastcgiLocation, upstream, startNginx } = require('./lib/nginx');
+const { LIGHTTPD, lighttpdVersion, startLighttpd } = require('./lib/lighttpd');
+const { PHP_CGI, PHP_FPM, phpVersions, writePhpIni, writePhpSite, startPhpFpm } = require('./lib/php');
+const { WRK, wrkVersion, writePostScript, runWrk, stopWrk } = require('./lib/wrk');
 
-const NGINX = '/usr/sbin/nginx';
-const APACHE = '/usr/sbin/apache2';
-const LIGHTTPD = '/usr/sbin/lighttpd';
 const SPAWN_FCGI = '/usr/bin/spawn-fcgi';
-const PHP_CGI = '/usr/bin/php-cgi';
-const PHP_FPM = fs.existsSync('/usr/sbin/php-fpm8.2') ? '/usr/sbin/php-fpm8.2' : '/usr/sbin/php-fpm';
-const WRK = '/usr/bin/wrk';
-const MODULES = '/usr/lib/apache2/modules';
-const PACKAGES = 'apt-get install -y wrk nginx apache2 libapache2-mod-fcgid lighttpd spawn-fcgi php-cgi php-fpm libfcgi-dev';
+const PACKAGES_ALL = 'apt-get install -y wrk nginx apache2 libapache2-mod-fcgid lighttpd spawn-fcgi php-cgi php-fpm libfcgi-dev';
 const C_APPS = ['hello', 'big', 'echo'];
 const BIG_BYTES = 1024 * 1024;
 const POST_BYTES = 32 * 1024;
 const MARK_BEGIN = '<!-- bench:peers:begin -->';
 const MARK_END = '<!-- bench:peers:end -->';
+/** fcgipm's manager under load should stay within this (MiB). */
+const MANAGER_RSS_TARGET_MIB = 64;
+/** Warm-up (s) before the first load of an app: every class reaches its N processes. */
+const WARMUP_S = 2;
+/** The whole run's bound (s) by default and with --quick. */
+const BOUND_S = 600;
+const QUICK_BOUND_S = 180;
+/** For the time plan (s): start and stop of a stack (unless it says), checks and wrk starts of a load. */
+const STACK_OVERHEAD_S = 1;
+const LOAD_OVERHEAD_S = 0.5;
+/** RSS sampling interval during a load (ms). */
+const RSS_EVERY_MS = 200;
 
 const LOADS = {
-  'hello@32': { app: 'hello', conns: 32, url: '/hello' },
-  'hello@1': { app: 'hello', conns: 1, url: '/hello' },
-  '1MiB@32': { app: 'big', conns: 32, url: `/big?bytes=${BIG_BYTES}`, mib: true },
-  'post32k@32': { app: 'echo', conns: 32, url: '/echo', post: true },
-  'php-hello@32': { app: 'php', conns: 32, url: '/hello.php' },
-  'php-hello@1': { app: 'php', conns: 1, url: '/hello.php' },
-  'php-100-files@32': { app: 'php', conns: 32, url: '/page.php' },
+  'hello@32': { app: 'hello', conns: 32, path: '/hello' },
+  'hello@1': { app: 'hello', conns: 1, path: '/hello' },
+  '1MiB@32': { app: 'big', conns: 32, path: `/big?bytes=${BIG_BYTES}`, mib: true },
+  'post32k@32': { app: 'echo', conns: 32, path: '/echo', post: true },
+  'php-hello@32': { app: 'php', conns: 32, path: '/hello.php' },
+  'php-hello@1': { app: 'php', conns: 1, path: '/hello.php' },
+  'php-100-files@32': { app: 'php', conns: 32, path: '/page.php' },
 };
-const C_LOADS = ['hello@32', 'hello@1', '1MiB@32', 'post32k@32'];
-const PHP_LOADS = ['php-hello@32', 'php-hello@1', 'php-100-files@32'];
+const KIND_LOADS = {
+  c: ['hello@32', 'hello@1', '1MiB@32', 'post32k@32'],
+  php: ['php-hello@32', 'php-hello@1', 'php-100-files@32'],
+};
 
 /* ------------------------------------------------------------------ options */
 
+const USAGE = `usage: node bench/peers.js [options]   (npm run bench:peers -- [options])
+  --quick          1 repetition of 2 s per load (default 3 of 3 s); bounded to ${QUICK_BOUND_S} s
+  --repeat N       repetitions (median reported)
+  --duration S     seconds of wrk per load
+  --procs N        app processes per class in every stack (default 4)
+  --only LIST      comma-separated stacks and/or loads (default: every stack but the optional
+                   ones, every load); stacks: STACKS; loads: LOADS
+  --max-seconds S  bound of the whole run (default ${BOUND_S}, --quick ${QUICK_BOUND_S}); stacks that would
+                   pass it are skipped (exit 1) and a watchdog stops everything 60 s after it
+  --json FILE      also write every repetition's numbers, commands and configs as JSON
+  --write-docs     rewrite the bench:peers section of docs/benchmarks.md (default for a run
+                   without --quick and --only)
+  --no-docs        do not
+
+Needs: ${PACKAGES_ALL}
+then npm run build && npm run fixtures.`;
+
 function parseArgs(argv) {
-  const o = { quick: false, repeat: 3, duration: 3, procs: 4, only: undefined, json: undefined, docs: true };
+  const o = { quick: false, repeat: 3, duration: 3, procs: 4, only: undefined, json: undefined, docs: undefined, maxSeconds: undefined };
   let repeatSet = false;
   let durationSet = false;
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
+    const arg = argv[i];
+    const eq = arg.indexOf('=');
+    const a = arg.startsWith('--') && eq !== -1 ? arg.slice(0, eq) : arg;
     const value = () => {
+      if (eq !== -1 && arg.startsWith('--')) return arg.slice(eq + 1);
       if (i + 1 >= argv.length) throw new UsageError(`${a} needs a value`);
       return argv[++i];
     };
-    if (a === '--quick') o.quick = true;
+    if (a === '--help' || a === '-h') throw new UsageError('');
+    else if (a === '--quick') o.quick = true;
     else if (a === '--repeat') (o.repeat = number(a, value(), 1, 9)), (repeatSet = true);
     else if (a === '--duration') (o.duration = number(a, value(), 1, 60)), (durationSet = true);
     else if (a === '--procs') o.procs = number(a, value(), 1, 32);
-    else if (a === '--only') o.only = value().split(',');
+    else if (a === '--max-seconds') o.maxSeconds = number(a, value(), 10, 86400);
+    else if (a === '--only') o.only = value().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--json') o.json = value();
+    else if (a === '--write-docs') o.docs = true;
     else if (a === '--no-docs') o.docs = false;
-    else throw new UsageError(`unknown option ${a}`);
+    else throw new UsageError(`unknown option ${arg}`);
   }
   if (o.quick) {
     if (!repeatSet) o.repeat = 1;
     if (!durationSet) o.duration = 2;
   }
-  for (const name of o.only ?? []) {
-    if (!STACKS[name]) throw new UsageError(`--only: no stack "${name}" (stacks: ${Object.keys(STACKS).join(', ')})`);
+  o.maxSeconds ??= o.quick ? QUICK_BOUND_S : BOUND_S;
+  o.docs ??= !o.quick && o.only === undefined;
+  const onlyStacks = (o.only ?? []).filter((n) => STACKS[n]);
+  const onlyLoads = (o.only ?? []).filter((n) => LOADS[n]);
+  for (const n of o.only ?? []) {
+    if (!STACKS[n] && !LOADS[n]) {
+      throw new UsageError(`--only: no stack or load "${n}" (stacks: ${Object.keys(STACKS).join(', ')}; loads: ${Object.keys(LOADS).join(', ')})`);
+    }
   }
+  if (o.only !== undefined && o.only.length === 0) throw new UsageError('--only: empty list');
+  o.loads = onlyLoads.length > 0 ? onlyLoads : Object.keys(LOADS);
+  const stacks = onlyStacks.length > 0 ? onlyStacks : Object.keys(STACKS).filter((n) => !STACKS[n].optional);
+  o.stacks = stacks.filter((n) => loadsOf(n, o).length > 0);
+  if (o.stacks.length === 0) throw new UsageError(`--only ${o.only.join(',')}: no stack runs any of these loads`);
   return o;
 }
 
-/* ------------------------------------------------------------------ helpers */
-
-function write(file, text, mode = 0o644) {
-  fs.writeFileSync(file, text, { mode });
-  return file;
+function loadsOf(stack, o) {
+  return KIND_LOADS[STACKS[stack].kind].filter((l) => o.loads.includes(l));
 }
 
-/** nginx.conf for a private instance: `servers` is a list of { port, body }, `http` extra lines. */
-function nginxConf(dir, servers, http = '') {
-  return `user root;
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/nginx-body;
-  fastcgi_temp_path ${dir}/nginx-fastcgi;
-  client_body_buffer_size 64k;
-  ${http}
-${servers.map((s) => `  server {\n    listen ${HOST}:${s.port};\n${s.body}\n  }`).join('\n')}
-}
-`;
-}
-
-function fastcgiLocation(prefix, pass, script, keep) {
-  return `    location ${prefix} {
-      include /etc/nginx/fastcgi_params;
-      fastcgi_param SCRIPT_FILENAME ${script};
-      ${keep ? 'fastcgi_keep_conn on;' : ''}
-      fastcgi_pass ${pass};
-    }`;
-}
-
-async function startNginx(scratch, name, servers, http) {
-  const dir = path.join(scratch, name);
-  fs.mkdirSync(dir, { recursive: true });
-  const conf = write(path.join(dir, 'nginx.conf'), nginxConf(dir, servers, http));
-  const child = startProcess(NGINX, ['-p', dir, '-c', conf], {}, path.join(dir, 'stdout.log'), undefined);
-  return { child, log: path.join(dir, 'nginx-error.log') };
-}
-
-/** The server's own processes (its process group, same executable): the apps are not counted. */
-function serverPids(leader, onlyLeader = false) {
-  if (onlyLeader) return [leader];
-  let exe;
-  try {
-    exe = fs.readlinkSync(`/proc/${leader}/exe`);
-  } catch {
-    return [leader];
+/** Seconds the plan should take: every stack of every repetition, its loads and warm-ups. */
+function planSeconds(o) {
+  let s = 0;
+  for (const name of o.stacks) {
+    s += stackSeconds(name, o);
   }
-  return groupMembers(leader).filter((pid) => {
-    try {
-      return fs.readlinkSync(`/proc/${pid}/exe`) === exe;
-    } catch {
-      return false;
-    }
-  });
+  return s * o.repeat;
 }
 
-function rssKiB(pids) {
-  let sum = 0;
-  for (const pid of pids) {
-    try {
-      const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) sum += Number(m[1]);
-    } catch {
-      // gone
-    }
+/** One run of a stack: start, loads, stop. */
+function stackSeconds(name, o) {
+  const seen = new Set();
+  let s = STACKS[name].overheadS ?? STACK_OVERHEAD_S;
+  for (const load of loadsOf(name, o)) {
+    s += (seen.has(LOADS[load].app) ? 0 : WARMUP_S) + o.duration + LOAD_OVERHEAD_S;
+    seen.add(LOADS[load].app);
   }
-  return sum;
-}
-
-function fcgipmCommand(args) {
-  // As a user runs it: the installed bin (its shebang carries the node flags).
-  return [path.join(ROOT, 'bin', 'fcgipm.js'), args];
-}
-
-async function startFcgipm(scratch, name, args) {
-  const dir = path.join(scratch, name);
-  fs.mkdirSync(path.join(dir, 'ipc'), { recursive: true, mode: 0o700 });
-  const [file, rest] = fcgipmCommand(['run', '--ipc-dir', path.join(dir, 'ipc'), ...args]);
-  const child = startProcess(file, rest, { FCGIPM_LOG_LEVEL: 'warn' }, path.join(dir, 'fcgipm.log'), path.join(dir, 'ipc'));
-  return { child, log: path.join(dir, 'fcgipm.log') };
+  return s;
 }
 
 /* ------------------------------------------------------------------ stacks */
 
 /*
- * A stack's start(ctx) returns { base (http://host:port), children (handles to stop), logs,
- * rss(app) → KiB of the server's own processes serving that app }.
+ * A stack's start(ctx) resolves to { url(load) → the URL of that load, children (handles to
+ * stop), logs, commands (command lines to show), configs ({ name: text }), rssPids(app) →
+ * { server, manager } (pids of the server's own processes serving that app; manager: fcgipm's,
+ * else undefined), apps(app) → the app processes serving that app (pids) }.
  */
 
+/** An fcgipm process and the front ends it started (node processes among its children). */
+function fcgipmPids(pid) {
+  const exe = exeOf(pid);
+  return exe === undefined ? [] : [pid, ...childPids(pid).filter((c) => exeOf(c) === exe)];
+}
+
+/** Processes whose fd 0 is a socket bound inside dir and that run `file` (the apps there). */
+function appsIn(dir, file) {
+  const exe = fs.realpathSync(file);
+  return socketHolders(dir).filter((pid) => exeOf(pid) === exe);
+}
+
 async function cFcgipm(ctx, extra = []) {
-  const port = await freePort();
-  // One fcgipm per app (fcgipm run serves one command), each on its own port.
-  const ports = {};
   const started = {};
   for (const app of C_APPS) {
-    ports[app] = app === 'hello' ? port : await freePort();
-    started[app] = await startFcgipm(ctx.scratch, `fcgipm-${app}`, [
-      '--http', `${HOST}:${ports[app]}`, '--min', String(ctx.procs), '--max', String(ctx.procs), ...extra, '--', fixturePath(app),
-    ]);
+    const options = { min: ctx.procs, max: ctx.procs, args: extra, command: [fixturePath(app)], asInstalled: true };
+    started[app] = await startFcgipm(options, mkdir(ctx.scratch, `fcgipm-${app}`));
   }
-  for (const app of C_APPS) await waitListening(ports[app], started[app].child);
+  for (const app of C_APPS) await waitListening(started[app].port, started[app].child);
   return {
-    // fcgipm run: one app serves every path of its port.
-    url: (load) => `http://${HOST}:${ports[load.app]}${load.url}`,
-    children: Object.values(started).map((s) => s.child),
-    logs: Object.values(started).map((s) => s.log),
-    // With --front-ends the other front ends are the first one's children: all count.
-    rss: (app) => rssKiB(frontEndPids(started[app].child.pid)),
+    url: (load) => `${started[load.app].base}${load.path}`,
+    children: C_APPS.map((a) => started[a].child),
+    logs: C_APPS.map((a) => started[a].logFile),
+    commands: C_APPS.map((a) => started[a].commandLine),
+    configs: {},
+    rssPids: (app) => {
+      const pids = fcgipmPids(started[app].child.pid);
+      return { server: pids, manager: pids };
+    },
+    apps: (app) => appsIn(started[app].ipcDir, fixturePath(app)),
   };
 }
 
-/** An fcgipm manager and the front ends it started (node processes among its children). */
-function frontEndPids(pid) {
-  const out = [pid];
-  let children = '';
-  try {
-    children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
-  } catch {
-    return out;
-  }
-  for (const c of children.trim().split(/\s+/).filter(Boolean).map(Number)) {
-    try {
-      if (path.basename(fs.readlinkSync(`/proc/${c}/exe`)) === path.basename(process.execPath)) out.push(c);
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
 /**
- * nginx passing /<app> to the FastCGI socket of each C app: a connection per request, or with
- * `keep` fastcgi_keep_conn and an upstream keepalive pool of one connection per app process.
+ * nginx passing /<app> to the FastCGI socket of each C app: a connection per request, or
+ * (keep) fastcgi_keep_conn with an upstream keepalive pool of N connections per app.
  */
 async function nginxInFront(ctx, socks, keep) {
   const port = await freePort();
-  const upstreams = keep ? C_APPS.map((app) => `upstream up_${app} { server unix:${socks[app]}; keepalive ${ctx.procs}; }`).join('\n  ') : '';
+  const http = keep ? C_APPS.map((app) => upstream(`up_${app}`, `unix:${socks[app]}`, ctx.procs)) : [];
   const body = C_APPS.map((app) => fastcgiLocation(`/${app}`, keep ? `up_${app}` : `unix:${socks[app]}`, fixturePath(app), keep)).join('\n');
-  const nginx = await startNginx(ctx.scratch, 'nginx', [{ port, body }], upstreams);
+  const nginx = startNginx(path.join(ctx.scratch, 'nginx'), [{ port, body }], http);
   await waitListening(port, nginx.child);
   return { port, nginx };
 }
@@ -252,304 +237,382 @@ async function nginxFcgipm(ctx, keep) {
   const started = {};
   const socks = {};
   for (const app of C_APPS) {
-    socks[app] = path.join(ctx.scratch, `fp-${app}.sock`);
-    started[app] = await startFcgipm(ctx.scratch, `fcgipm-fast-${app}`, [
-      '--http', 'off', '--fastcgi', `unix:${socks[app]}`, '--min', String(ctx.procs), '--max', String(ctx.procs), '--', fixturePath(app),
-    ]);
+    socks[app] = path.join(ctx.scratch, `fcgipm-${app}.sock`);
+    started[app] = await startFcgipm(
+      { http: false, fastcgi: `unix:${socks[app]}`, min: ctx.procs, max: ctx.procs, command: [fixturePath(app)], asInstalled: true },
+      mkdir(ctx.scratch, `fcgipm-${app}`),
+    );
   }
-  await waitFor(() => C_APPS.every((app) => fs.existsSync(socks[app])), 'fcgipm FastCGI sockets');
+  await waitFor(() => C_APPS.every((app) => fs.existsSync(socks[app])), 'fcgipm FastCGI sockets', Object.values(started).map((s) => s.child));
   const { port, nginx } = await nginxInFront(ctx, socks, keep);
   return {
-    url: (load) => `http://${HOST}:${port}${load.url}`,
-    children: [nginx.child, ...Object.values(started).map((s) => s.child)],
-    logs: [nginx.log, ...Object.values(started).map((s) => s.log)],
-    rss: (app) => rssKiB(serverPids(started[app].child.pid)) + rssKiB(serverPids(nginx.child.pid)),
+    url: (load) => `http://${HOST}:${port}${load.path}`,
+    children: [nginx.child, ...C_APPS.map((a) => started[a].child)],
+    logs: [nginx.logFile, ...C_APPS.map((a) => started[a].logFile)],
+    commands: [nginx.commandLine, ...C_APPS.map((a) => started[a].commandLine)],
+    configs: { 'nginx.conf': nginx.config },
+    rssPids: (app) => {
+      const manager = fcgipmPids(started[app].child.pid);
+      return { server: [...manager, ...sameExeGroup(nginx.child.pid)], manager };
+    },
+    apps: (app) => appsIn(started[app].ipcDir, fixturePath(app)),
   };
 }
 
 async function nginxSpawnFcgi(ctx, keep) {
   const socks = {};
   const children = [];
+  const commands = [];
   for (const app of C_APPS) {
     socks[app] = path.join(ctx.scratch, `sf-${app}.sock`);
     // spawn-fcgi forks N children on one socket and exits; the children are found at stop
-    // by the socket on their fd 0 (startProcess's ipcDir is the scratch dir).
-    children.push(
-      startProcess(SPAWN_FCGI, ['-s', socks[app], '-M', '0600', '-F', String(ctx.procs), '--', fixturePath(app)], {}, path.join(ctx.scratch, `spawn-fcgi-${app}.log`), ctx.scratch),
-    );
+    // by the socket on their fd 0 (the scratch dir is this handle's IPC dir).
+    const args = ['-s', socks[app], '-M', '0600', '-F', String(ctx.procs), '--', fixturePath(app)];
+    children.push(startProcess(SPAWN_FCGI, args, {}, path.join(ctx.scratch, `spawn-fcgi-${app}.log`), ctx.scratch));
+    commands.push([SPAWN_FCGI, ...args].map(quote).join(' '));
   }
   await waitFor(() => C_APPS.every((app) => fs.existsSync(socks[app])), 'spawn-fcgi sockets');
   const { port, nginx } = await nginxInFront(ctx, socks, keep);
   return {
-    url: (load) => `http://${HOST}:${port}${load.url}`,
+    url: (load) => `http://${HOST}:${port}${load.path}`,
+    // spawn-fcgi has exited: its apps are stopped the way an init script would, with SIGTERM.
+    beforeStop: () => stopHolders(ctx.scratch),
     children: [nginx.child, ...children],
-    logs: [nginx.log],
-    rss: () => rssKiB(serverPids(nginx.child.pid)),
+    logs: [nginx.logFile],
+    commands: [nginx.commandLine, ...commands],
+    configs: { 'nginx.conf': nginx.config },
+    rssPids: () => ({ server: sameExeGroup(nginx.child.pid) }),
+    apps: (app) => appsIn(ctx.scratch, fixturePath(app)),
   };
 }
 
 async function lighttpd(ctx) {
   const port = await freePort();
-  const dir = path.join(ctx.scratch, 'lighttpd');
-  fs.mkdirSync(path.join(dir, 'www'), { recursive: true });
-  const servers = C_APPS.map(
-    (app) =>
-      `  "/${app}" => (( "socket" => "${dir}/${app}.sock", "bin-path" => "${fixturePath(app)}", "max-procs" => ${ctx.procs}, "check-local" => "disable" ))`,
-  );
-  const conf = write(
-    path.join(dir, 'lighttpd.conf'),
-    `server.modules = ( "mod_fastcgi" )
-server.document-root = "${dir}/www"
-server.bind = "${HOST}"
-server.port = ${port}
-server.errorlog = "${dir}/error.log"
-server.pid-file = "${dir}/lighttpd.pid"
-server.max-connections = 1024
-fastcgi.server = (
-${servers.join(',\n')}
-)
-`,
-  );
-  const child = startProcess(LIGHTTPD, ['-D', '-f', conf], {}, path.join(dir, 'stdout.log'), dir);
-  await waitListening(port, child);
+  const dir = mkdir(ctx.scratch, 'lighttpd');
+  const l = startLighttpd(dir, port, C_APPS.map((app) => ({ prefix: `/${app}`, command: fixturePath(app) })), ctx.procs);
+  await waitListening(port, l.child);
   return {
-    url: (load) => `http://${HOST}:${port}${load.url}`,
-    children: [child],
-    logs: [path.join(dir, 'error.log')],
-    rss: () => rssKiB(serverPids(child.pid)),
+    url: (load) => `http://${HOST}:${port}${load.path}`,
+    children: [l.child],
+    logs: [l.logFile],
+    commands: [l.commandLine],
+    configs: { 'lighttpd.conf': l.config },
+    rssPids: () => ({ server: sameExeGroup(l.child.pid) }),
+    apps: (app) => appsIn(dir, fixturePath(app)),
   };
 }
 
-function apacheConf(dir, port, procs, body) {
-  const { user, group } = runUser();
-  const q = (p) => `"${p}"`;
-  return [
-    `ServerRoot ${q(dir)}`,
-    `DefaultRuntimeDir ${q(dir)}`,
-    `PidFile ${q(path.join(dir, 'httpd.pid'))}`,
-    `ErrorLog ${q(path.join(dir, 'error.log'))}`,
-    'LogLevel warn',
-    `Listen ${HOST}:${port}`,
-    `ServerName ${HOST}`,
-    `User ${user}`,
-    `Group ${group}`,
-    ...[
-      ['mpm_event_module', 'mod_mpm_event.so'],
-      ['authz_core_module', 'mod_authz_core.so'],
-      ['alias_module', 'mod_alias.so'],
-      ['fcgid_module', 'mod_fcgid.so'],
-    ].map(([name, file]) => `LoadModule ${name} ${q(path.join(MODULES, file))}`),
-    'StartServers 2',
-    'ServerLimit 2',
-    'ThreadLimit 64',
-    'ThreadsPerChild 64',
-    'MinSpareThreads 64',
-    'MaxSpareThreads 128',
-    'MaxRequestWorkers 128',
-    'KeepAlive On',
-    'MaxKeepAliveRequests 0',
-    `DocumentRoot ${q(path.join(dir, 'htdocs'))}`,
-    `FcgidIPCDir ${q(path.join(dir, 'fcgidsock'))}`,
-    `FcgidProcessTableFile ${q(path.join(dir, 'fcgid_shm'))}`,
-    `FcgidMaxProcessesPerClass ${procs}`,
-    `FcgidMaxProcesses ${procs * 4}`,
-    // mod_fcgid's default FcgidMaxRequestLen (128 KiB) admits the 32 KiB POST.
-    ...body,
-  ].join('\n');
-}
-
-async function startApacheWith(ctx, name, body) {
-  const dir = path.join(ctx.scratch, name);
-  fs.mkdirSync(path.join(dir, 'htdocs'), { recursive: true });
-  fs.chmodSync(dir, 0o711);
-  const port = await freePort();
-  const conf = write(path.join(dir, 'httpd.conf'), `${apacheConf(dir, port, ctx.procs, body)}\n`);
-  const child = startProcess(APACHE, ['-f', conf, '-DFOREGROUND'], { LANG: 'C' }, path.join(dir, 'stdout.log'), path.join(dir, 'fcgidsock'), {
-    cwd: dir,
-    stopGrace: 20000,
-    pidFile: path.join(dir, 'httpd.pid'),
-  });
-  await waitListening(port, child);
+async function apache(ctx, options, appFile) {
+  const dir = mkdir(ctx.scratch, 'apache');
+  const a = await startApache({ ...options, fcgid: [['FcgidMaxProcessesPerClass', ctx.procs], ['FcgidMaxProcesses', ctx.procs * C_APPS.length]] }, dir);
+  await waitListening(a.port, a.child);
   return {
-    url: (load) => `http://${HOST}:${port}${load.url}`,
-    children: [child],
-    logs: [path.join(dir, 'error.log')],
-    rss: () => rssKiB(serverPids(child.pid)),
+    url: (load) => `${a.base}${load.path}`,
+    children: [a.child],
+    logs: [a.logFile],
+    commands: [a.commandLine],
+    configs: { 'httpd.conf': a.config },
+    rssPids: () => ({ server: sameExeGroup(a.child.pid) }),
+    apps: (app) => appsIn(a.ipcDir, appFile(app)),
   };
 }
 
 function apacheFcgid(ctx) {
-  const body = [];
-  for (const app of C_APPS) body.push(`Alias /${app} "${fixturePath(app)}"`);
-  body.push(`<Directory "${path.dirname(fixturePath('hello'))}">`, '  Options +ExecCGI', '  SetHandler fcgid-script', '  Require all granted', '</Directory>');
-  return startApacheWith(ctx, 'apache', body);
+  return apache(ctx, { fixtures: C_APPS }, fixturePath);
 }
 
 function apacheFcgidPhp(ctx) {
-  return startApacheWith(ctx, 'apache-php', [
-    `Alias /hello.php "${ctx.www}/hello.php"`,
-    `Alias /page.php "${ctx.www}/page.php"`,
-    // php-cgi would leave after 500 requests; both sides keep their workers here.
-    'FcgidInitialEnv PHP_FCGI_MAX_REQUESTS 0',
-    `<Directory "${ctx.www}">`,
-    '  Options +ExecCGI',
-    '  <FilesMatch "\\.php$">',
-    '    SetHandler fcgid-script',
-    '  </FilesMatch>',
-    `  FcgidWrapper ${PHP_CGI} .php`,
-    '  Require all granted',
-    '</Directory>',
-  ]);
+  // php-cgi would leave after 500 requests (PHP_FCGI_MAX_REQUESTS): every PHP stack here keeps
+  // its processes (fcgipm sets 0 itself, php-fpm's pm.max_requests is 0).
+  const env = { PHP_FCGI_MAX_REQUESTS: '0', ...ctx.php.env };
+  return apache(ctx, { wrapper: { dir: ctx.www, suffix: '.php', command: PHP_CGI, env } }, () => PHP_CGI);
 }
 
 async function fcgipmPhp(ctx) {
   const port = await freePort();
-  const dir = path.join(ctx.scratch, 'fcgipm-php');
-  fs.mkdirSync(dir, { recursive: true });
-  const conf = write(
-    path.join(dir, 'fcgipm.yaml'),
-    `ipcDir: ${dir}/ipc
-logLevel: warn
-listen: { http: "${HOST}:${port}" }
-defaults: { minProcesses: ${ctx.procs}, maxProcesses: ${ctx.procs} }
-sites:
-  - documentRoot: ${ctx.www}
-    wrappers: [{ suffix: .php, command: ${PHP_CGI} }]
-`,
-  );
-  const [file, rest] = fcgipmCommand(['serve', '--config', conf]);
-  const child = startProcess(file, rest, { FCGIPM_LOG_LEVEL: 'warn' }, path.join(dir, 'fcgipm.log'), path.join(dir, 'ipc'));
-  await waitListening(port, child);
+  const dir = mkdir(ctx.scratch, 'fcgipm-php');
+  const ipcDir = path.join(dir, 'ipc');
+  const s = JSON.stringify;
+  const config = [
+    '# Generated by bench/peers.js for one benchmark run.',
+    `ipcDir: ${s(ipcDir)}`,
+    'logLevel: warn',
+    `listen: { http: ${s(`${HOST}:${port}`)} }`,
+    'defaults:',
+    `  minProcesses: ${ctx.procs}`,
+    `  maxProcesses: ${ctx.procs}`,
+    `  env: { PHPRC: ${s(ctx.php.env.PHPRC)}, PHP_INI_SCAN_DIR: ${s(ctx.php.env.PHP_INI_SCAN_DIR)} }`,
+    'sites:',
+    `  - documentRoot: ${s(ctx.www)}`,
+    `    wrappers: [{ suffix: .php, command: ${s(PHP_CGI)} }]`,
+    '',
+  ].join('\n');
+  const f = startFcgipmServe(config, dir, ipcDir, { asInstalled: true });
+  await waitListening(port, f.child);
   return {
-    url: (load) => `http://${HOST}:${port}${load.url}`,
-    children: [child],
-    logs: [path.join(dir, 'fcgipm.log')],
-    rss: () => rssKiB(serverPids(child.pid)),
+    url: (load) => `http://${HOST}:${port}${load.path}`,
+    children: [f.child],
+    logs: [f.logFile],
+    commands: [f.commandLine],
+    configs: { 'fcgipm.yaml': config },
+    rssPids: () => {
+      const pids = fcgipmPids(f.child.pid);
+      return { server: pids, manager: pids };
+    },
+    apps: () => appsIn(ipcDir, PHP_CGI),
   };
 }
 
 async function nginxPhpFpm(ctx) {
-  const dir = path.join(ctx.scratch, 'php-fpm');
-  fs.mkdirSync(dir, { recursive: true });
-  const sock = path.join(dir, 'fpm.sock');
-  const conf = write(
-    path.join(dir, 'php-fpm.conf'),
-    `[global]
-pid = ${dir}/php-fpm.pid
-error_log = ${dir}/php-fpm.log
-daemonize = no
-[www]
-user = root
-group = root
-listen = ${sock}
-listen.mode = 0600
-pm = static
-pm.max_children = ${ctx.procs}
-`,
-  );
-  // Debian's php.ini for the fpm SAPI (opcache enabled there, as for cgi); -R: run as root.
-  const fpm = startProcess(PHP_FPM, ['-F', '-R', '-y', conf], {}, path.join(dir, 'stdout.log'), undefined);
-  await waitFor(() => fs.existsSync(sock), 'php-fpm socket', fpm);
+  const fpm = startPhpFpm(mkdir(ctx.scratch, 'php-fpm'), ctx.procs, ctx.php);
+  await waitFor(() => fs.existsSync(fpm.sock), 'php-fpm socket', [fpm.child]);
   const port = await freePort();
-  const body = `    root ${ctx.www};
-    location ~ \\.php$ {
-      include /etc/nginx/fastcgi_params;
-      fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
-      fastcgi_pass unix:${sock};
-    }`;
-  const nginx = await startNginx(ctx.scratch, 'nginx', [{ port, body }]);
+  const body = [
+    `    root ${ctx.www};`,
+    fastcgiLocation('~ \\.php$', `unix:${fpm.sock}`, '$document_root$fastcgi_script_name'),
+  ].join('\n');
+  const nginx = startNginx(path.join(ctx.scratch, 'nginx'), [{ port, body }]);
   await waitListening(port, nginx.child);
+  const fpmExe = exeOf(fpm.child.pid);
   return {
-    url: (load) => `http://${HOST}:${port}${load.url}`,
-    children: [nginx.child, fpm],
-    logs: [nginx.log, path.join(dir, 'php-fpm.log')],
+    url: (load) => `http://${HOST}:${port}${load.path}`,
+    children: [nginx.child, fpm.child],
+    logs: [nginx.logFile, fpm.logFile],
+    commands: [nginx.commandLine, fpm.commandLine],
+    configs: { 'nginx.conf': nginx.config, 'php-fpm.conf': fpm.config },
     // The php-fpm master is the process manager; its children are the apps.
-    rss: () => rssKiB(serverPids(nginx.child.pid)) + rssKiB(serverPids(fpm.pid, true)),
+    rssPids: () => ({ server: [...sameExeGroup(nginx.child.pid), fpm.child.pid] }),
+    apps: () => childPids(fpm.child.pid).filter((pid) => exeOf(pid) === fpmExe),
   };
 }
 
+/**
+ * kind: which loads; ours: an fcgipm stack (its figures are divided by the peers'); optional:
+ * only with --only; needs: [file, Debian package] pairs; what: one line for the docs.
+ */
 const STACKS = {
-  fcgipm: { kind: 'c', ours: true, start: (ctx) => cFcgipm(ctx) },
-  // Not in the default run (it would pass the 10-minute bound): --only fcgipm,fcgipm-2-front-ends.
-  'fcgipm-2-front-ends': { kind: 'c', ours: true, optional: true, start: (ctx) => cFcgipm(ctx, ['--front-ends', '2']) },
-  'nginx+fcgipm': { kind: 'c', ours: true, start: (ctx) => nginxFcgipm(ctx, false) },
-  'nginx-keep+fcgipm': { kind: 'c', ours: true, start: (ctx) => nginxFcgipm(ctx, true) },
-  'nginx+spawn-fcgi': { kind: 'c', start: (ctx) => nginxSpawnFcgi(ctx, false) },
-  'nginx-keep+spawn-fcgi': { kind: 'c', start: (ctx) => nginxSpawnFcgi(ctx, true) },
-  lighttpd: { kind: 'c', start: lighttpd },
-  'apache+fcgid': { kind: 'c', start: apacheFcgid },
-  'fcgipm+php-cgi': { kind: 'php', ours: true, start: fcgipmPhp },
-  'nginx+php-fpm': { kind: 'php', start: nginxPhpFpm },
-  'apache+fcgid+php-cgi': { kind: 'php', start: apacheFcgidPhp },
+  fcgipm: {
+    kind: 'c',
+    ours: true,
+    needs: [],
+    what: 'fcgipm run --min N --max N -- <app>, its own HTTP front end (one fcgipm per app)',
+    start: (ctx) => cFcgipm(ctx),
+  },
+  'fcgipm-2-front-ends': {
+    kind: 'c',
+    ours: true,
+    optional: true,
+    needs: [],
+    what: 'the same with --front-ends 2 (RSS: both front ends)',
+    start: (ctx) => cFcgipm(ctx, ['--front-ends', '2']),
+  },
+  'nginx+fcgipm': {
+    kind: 'c',
+    ours: true,
+    needs: [[NGINX, 'nginx']],
+    what: 'nginx fastcgi_pass unix: to fcgipm run --http off --fastcgi unix:<sock> (RSS: nginx + fcgipm)',
+    start: (ctx) => nginxFcgipm(ctx, false),
+  },
+  'nginx-keep+fcgipm': {
+    kind: 'c',
+    ours: true,
+    needs: [[NGINX, 'nginx']],
+    what: 'the same with fastcgi_keep_conn on and an upstream keepalive N',
+    start: (ctx) => nginxFcgipm(ctx, true),
+  },
+  'nginx+spawn-fcgi': {
+    kind: 'c',
+    needs: [[NGINX, 'nginx'], [SPAWN_FCGI, 'spawn-fcgi']],
+    what: 'the same nginx config to spawn-fcgi -F N (N libfcgi processes on one socket)',
+    start: (ctx) => nginxSpawnFcgi(ctx, false),
+  },
+  'nginx-keep+spawn-fcgi': {
+    kind: 'c',
+    needs: [[NGINX, 'nginx'], [SPAWN_FCGI, 'spawn-fcgi']],
+    what: 'the same with fastcgi_keep_conn on and an upstream keepalive N',
+    start: (ctx) => nginxSpawnFcgi(ctx, true),
+  },
+  lighttpd: {
+    kind: 'c',
+    needs: [[LIGHTTPD, 'lighttpd']],
+    what: 'lighttpd mod_fastcgi, "bin-path", "max-procs" N per app',
+    start: lighttpd,
+  },
+  'apache+fcgid': {
+    kind: 'c',
+    needs: [],
+    apache: true,
+    // Apache's stop waits for the fcgid process manager's next wake-up (up to 3 s).
+    overheadS: 3,
+    what: 'Apache 2.4 event MPM + mod_fcgid, FcgidMaxProcessesPerClass N',
+    start: apacheFcgid,
+  },
+  'fcgipm+php-cgi': {
+    kind: 'php',
+    ours: true,
+    needs: [[PHP_CGI, 'php-cgi']],
+    what: 'fcgipm serve: a document root, .php through php-cgi, N processes (its HTTP front end)',
+    start: fcgipmPhp,
+  },
+  'nginx+php-fpm': {
+    kind: 'php',
+    needs: [[NGINX, 'nginx'], [PHP_FPM, 'php-fpm']],
+    what: 'nginx + php-fpm, pm = static, pm.max_children = N',
+    start: nginxPhpFpm,
+  },
+  'apache+fcgid+php-cgi': {
+    kind: 'php',
+    needs: [[PHP_CGI, 'php-cgi']],
+    apache: true,
+    overheadS: 3,
+    what: 'Apache + mod_fcgid, FcgidWrapper php-cgi .php, class max N, PHP_FCGI_MAX_REQUESTS 0',
+    start: apacheFcgidPhp,
+  },
 };
 
-/* ------------------------------------------------------------------ load */
+/* ------------------------------------------------------------------ helpers */
 
-async function waitFor(check, what, child, timeoutMs = 10000) {
+/** SIGTERM to the processes whose fd 0 is a socket in dir; resolves when they are gone (≤ 3 s). */
+async function stopHolders(dir) {
+  for (const pid of socketHolders(dir)) signal(pid, 'SIGTERM');
+  for (let i = 0; i < 60 && socketHolders(dir).length > 0; i++) await sleep(50);
+}
+
+function mkdir(parent, name) {
+  const dir = path.join(parent, name);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  return dir;
+}
+
+async function waitFor(check, what, children = [], timeoutMs = 10000) {
   const until = Date.now() + timeoutMs;
   while (!check()) {
-    if (child?.hasExited()) throw new Error(`${what}: the process exited`);
+    const gone = children.find((c) => c.hasExited());
+    if (gone) throw new Error(`${what}: a process exited (${JSON.stringify(gone.exitInfo())})`);
     if (Date.now() > until) throw new Error(`${what}: not there after ${timeoutMs} ms`);
     await sleep(20);
   }
 }
 
-function parseDuration(text) {
-  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text ?? '');
-  if (!m) return NaN;
-  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60000 }[m[2]];
-}
-
-/** One wrk run; latencies in ms. */
-function wrk(url, conns, seconds, luaScript) {
-  const args = ['-t1', `-c${conns}`, `-d${seconds}s`, '--latency', '--timeout', '10s'];
-  if (luaScript) args.push('-s', luaScript);
-  args.push(url);
-  const out = execFileSync(WRK, args, { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
-  const num = (re) => {
-    const m = re.exec(out);
-    return m ? Number(m[1]) : 0;
-  };
-  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  return {
-    rps: num(/Requests\/sec:\s+([\d.]+)/),
-    p50: parseDuration(/^\s+50%\s+(\S+)/m.exec(out)?.[1]),
-    p99: parseDuration(/^\s+99%\s+(\S+)/m.exec(out)?.[1]),
-    errors: num(/Non-2xx or 3xx responses: (\d+)/) + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
-  };
-}
-
-async function runStack(name, ctx, loads) {
-  const stack = STACKS[name];
-  const s = await stack.start(ctx);
-  const results = {};
+/** Checks what the stack answers for a load, byte for byte; throws when it is wrong. */
+async function checkAnswer(url, load, ctx) {
   try {
-    // Every class warm (mod_fcgid spawns about one process a second) before anything counts.
+    await checkAnswerOnce(url, load, ctx);
+  } catch (err) {
+    throw new Error(`${load.post ? 'POST' : 'GET'} ${url}: ${err.message}`);
+  }
+}
+
+async function checkAnswerOnce(url, load, ctx) {
+  if (load.post) {
+    const body = Buffer.alloc(POST_BYTES, 'a');
+    const r = await send(url, 'POST', body, { 'content-type': 'application/octet-stream' }, 10000);
+    if (r.status !== 200 || !r.body.equals(body)) throw new Error(`${r.status}, ${r.body.length} bytes, not the ${POST_BYTES} sent`);
+    return;
+  }
+  const r = await get(url, 10000);
+  const body = r.body; // latin1: one char per byte
+  let ok;
+  if (load.app === 'hello') ok = body.startsWith('Hello from fcgipm fixture');
+  else if (load.app === 'big') ok = body.length === BIG_BYTES && [0, 1, 255, 65536, BIG_BYTES - 1].every((i) => body.charCodeAt(i) === (i * 7 + 3) % 256);
+  else ok = body === ctx.expect[load.path];
+  if (r.status !== 200 || !ok) throw new Error(`${r.status}, ${body.length} bytes: ${JSON.stringify(body.slice(0, 120))}`);
+}
+
+/** Whether opcache is on in the php process answering /opcache.php (and it uses our php.ini). */
+async function opcacheState(base, ctx) {
+  const r = await get(`${base}/opcache.php`, 10000);
+  let s;
+  try {
+    s = JSON.parse(r.body);
+  } catch {
+    return { ok: false, text: `/opcache.php answered ${r.status}: ${r.body.slice(0, 120)}` };
+  }
+  const ours = s.ini === ctx.php.ini && !s.scanned;
+  return { ...s, ok: s.opcache === true && ours, text: `${s.opcache ? 'on' : 'OFF'} (${s.sapi}, ${s.scripts} scripts cached, ${s.hits} hits in pid ${s.pid}${ours ? '' : `; php.ini ${s.ini}, scanned ${s.scanned || 'nothing'}`})` };
+}
+
+function mib(kib) {
+  return kib / 1024;
+}
+
+/* ------------------------------------------------------------------ one stack */
+
+/** Starts a stack, runs its loads, stops it (and whatever it started, also when it fails). */
+async function runStack(name, ctx, loads) {
+  const before = new Set(liveHandles());
+  const stopRest = () => Promise.all(liveHandles().filter((h) => !before.has(h)).map((h) => h.stop()));
+  const stack = STACKS[name];
+  const t0 = performance.now();
+  let s;
+  try {
+    s = await stack.start(ctx);
+  } catch (err) {
+    await stopRest();
+    throw err;
+  }
+  const result = { loads: {}, commands: s.commands, configs: s.configs };
+  try {
     const warmed = new Set();
-    for (const load of loads) {
-      const l = LOADS[load];
-      const url = s.url(l);
-      const probe = await get(url, 10000).catch((err) => ({ status: 0, err }));
-      if (probe.status !== 200) throw new Error(`${name}: GET ${url} answered ${probe.status || probe.err}`);
-      if (!warmed.has(l.app)) {
-        warmed.add(l.app);
-        wrk(url, 32, 2, l.post ? ctx.postLua : undefined);
-      } else {
-        wrk(url, l.conns, 1, l.post ? ctx.postLua : undefined);
+    for (const loadName of loads) {
+      if (ctx.outOfTime()) throw new Error('aborted');
+      const load = LOADS[loadName];
+      const url = s.url(load);
+      const script = load.post ? ctx.postLua : undefined;
+      await checkAnswer(url, load, ctx);
+      if (!warmed.has(load.app)) {
+        warmed.add(load.app);
+        await runWrk(url, { connections: 32, seconds: WARMUP_S, script });
       }
-      const r = wrk(url, l.conns, ctx.duration, l.post ? ctx.postLua : undefined);
-      r.rssKiB = s.rss(l.app);
-      if (l.mib) r.mibps = (r.rps * BIG_BYTES) / 2 ** 20;
-      results[load] = r;
-      process.stderr.write(`  ${name.padEnd(22)} ${load.padEnd(17)} ${fmtFigure(load, r).padStart(9)}  p99 ${r.p99.toFixed(2)} ms  rss ${(r.rssKiB / 1024).toFixed(0)} MiB${r.errors ? `  ERRORS ${r.errors}` : ''}\n`);
+      // The processes are listed once (a scan of /proc), their RSS read every RSS_EVERY_MS.
+      const pids = s.rssPids(load.app);
+      let server = 0;
+      let manager;
+      const sample = () => {
+        server = Math.max(server, rssKiB(pids.server));
+        if (pids.manager) manager = Math.max(manager ?? 0, rssKiB(pids.manager));
+      };
+      const w = await runWrk(url, { connections: load.conns, seconds: ctx.duration, script, onTick: sample, every: RSS_EVERY_MS });
+      const r = {
+        rps: w.rps,
+        mibps: load.mib ? (w.rps * BIG_BYTES) / 2 ** 20 : undefined,
+        transferMiBps: w.transferPerSec / 2 ** 20,
+        p50: w.p50,
+        p99: w.p99,
+        max: w.max,
+        requests: w.requests,
+        errors: w.errors,
+        non2xx: w.non2xx,
+        socket: w.socket,
+        serverRssKiB: server,
+        managerRssKiB: manager,
+        apps: s.apps(load.app).length,
+      };
+      result.loads[loadName] = r;
+      const flag = r.errors > 0 ? `  ERRORS ${r.errors} (non-2xx ${r.non2xx}, socket ${JSON.stringify(r.socket)})` : '';
+      process.stderr.write(
+        `  ${name.padEnd(22)} ${loadName.padEnd(17)} ${fmtFigure(loadName, r).padStart(10)}  p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms  ` +
+          `rss ${mib(r.serverRssKiB).toFixed(0)} MiB${r.managerRssKiB !== undefined ? ` (fcgipm ${mib(r.managerRssKiB).toFixed(0)})` : ''}  apps ${r.apps}${flag}\n`,
+      );
+    }
+    if (stack.kind === 'php') {
+      result.opcache = await opcacheState(new URL(s.url(LOADS['php-hello@1'])).origin, ctx);
+      process.stderr.write(`  ${name.padEnd(22)} opcache ${result.opcache.text}\n`);
     }
   } catch (err) {
     for (const log of s.logs) process.stderr.write(`--- ${log}\n${tail(log, 10)}\n`);
     throw err;
   } finally {
-    for (const c of s.children) await c.stop();
+    const notes = [];
+    if (s.beforeStop) await s.beforeStop();
+    for (const c of s.children) notes.push(...(await c.stop()));
+    await stopRest();
+    result.stopNotes = notes;
+    // An exit status after SIGTERM is no news; processes left behind are.
+    for (const n of notes.filter((x) => !/after SIGTERM$/.test(x))) process.stderr.write(`  ${name}: stop: ${n}\n`);
   }
-  return results;
+  result.seconds = (performance.now() - t0) / 1000;
+  return result;
 }
 
 function fmtFigure(load, r) {
@@ -568,57 +631,111 @@ function median(values) {
 
 /* ------------------------------------------------------------------ report */
 
-function report(all, o, commandLine, seconds) {
-  const stacks = Object.keys(all);
+function medians(all) {
   const med = {};
-  for (const stack of stacks) {
+  for (const [stack, reps] of Object.entries(all)) {
     med[stack] = {};
-    const loads = new Set(all[stack].flatMap((rep) => Object.keys(rep)));
-    for (const load of loads) {
-      const reps = all[stack].map((rep) => rep[load]).filter(Boolean);
+    for (const load of Object.keys(LOADS)) {
+      const rs = reps.map((rep) => rep.loads?.[load]).filter(Boolean);
+      if (rs.length === 0) continue;
+      const managers = rs.map((r) => r.managerRssKiB).filter((v) => v !== undefined);
       med[stack][load] = {
-        figure: median(reps.map((r) => figure(load, r))),
-        p50: median(reps.map((r) => r.p50)),
-        p99: median(reps.map((r) => r.p99)),
-        rssMiB: median(reps.map((r) => r.rssKiB / 1024)),
-        errors: reps.reduce((a, r) => a + r.errors, 0),
+        runs: rs.length,
+        figure: median(rs.map((r) => figure(load, r))),
+        p50: median(rs.map((r) => r.p50)),
+        p99: median(rs.map((r) => r.p99)),
+        serverMiB: median(rs.map((r) => mib(r.serverRssKiB))),
+        managerMiB: managers.length > 0 ? median(managers.map(mib)) : undefined,
+        apps: Math.max(...rs.map((r) => r.apps)),
+        errors: rs.reduce((a, r) => a + r.errors, 0),
       };
     }
   }
+  return med;
+}
+
+function fmtMs(ms) {
+  if (!Number.isFinite(ms)) return '-';
+  return ms >= 100 ? ms.toFixed(0) : ms.toFixed(2);
+}
+
+function report(all, o, info) {
+  const med = medians(all);
+  const stacks = Object.keys(all);
   const facts = machineFacts();
+  const flagged = [];
   const lines = [];
-  lines.push(`Run on ${new Date().toISOString().slice(0, 10)}, ${facts.nproc} CPUs (${facts.cpu}), ${facts.memory}, ${facts.kernel}, Node ${facts.node}, fcgipm ${facts.fcgipm}; ${o.procs} app processes per class in every stack; wrk -t1, ${o.duration} s per load after a warm-up, median of ${o.repeat} run(s); the whole run took ${Math.round(seconds)} s.`);
-  lines.push('');
-  lines.push('```sh');
-  lines.push(commandLine);
-  lines.push('```');
-  lines.push('');
-  lines.push('Figures are requests/s (MiB/s for 1 MiB responses), latency p50/p99 in ms, and the RSS of the server\'s own processes (fcgipm\'s manager; nginx, Apache or lighttpd; the php-fpm master), not of the apps, read right after the load.');
+  lines.push(
+    `Run on ${new Date().toISOString().slice(0, 10)}: ${facts.nproc} CPUs (${facts.cpu}), ${facts.memory}, ${facts.kernel}, Node ${facts.node}, ` +
+      `fcgipm ${facts.fcgipm}; ${info.versions}. ${o.procs} app processes per class in every stack; wrk -t1, ${o.duration} s per load (before the first load of each app ` +
+      `${WARMUP_S} s of warm-up at 32 connections, not counted), ` +
+      `median of ${o.repeat} repetition(s); the whole run took ${Math.round(info.seconds)} s.`,
+  );
+  lines.push('', '```sh', info.commandLine, '```', '');
+  // fcgipm's manager memory, up front.
+  const managerPeaks = stacks
+    .filter((s) => STACKS[s].ours)
+    .map((s) => {
+      const v = Object.values(med[s]).map((m) => m.managerMiB).filter((x) => x !== undefined);
+      return v.length > 0 ? { s, peak: Math.max(...v) } : undefined;
+    })
+    .filter(Boolean);
+  if (managerPeaks.length > 0) {
+    const over = managerPeaks.filter((m) => m.peak > MANAGER_RSS_TARGET_MIB);
+    lines.push(
+      `**fcgipm manager RSS under load** (peak during a load, median over repetitions, highest load; target ≤ ${MANAGER_RSS_TARGET_MIB} MiB): ` +
+        `${managerPeaks.map((m) => `${m.s} ${m.peak.toFixed(0)} MiB`).join(', ')} — ${over.length === 0 ? 'within the target' : `**above the target** in ${over.map((m) => m.s).join(', ')}`}.`,
+    );
+    lines.push('');
+  }
+  const opcache = stacks.filter((s) => STACKS[s].kind === 'php' && all[s].some((rep) => rep.opcache));
+  if (opcache.length > 0) {
+    const states = opcache.map((s) => {
+      const reps = all[s].filter((rep) => rep.opcache);
+      const off = reps.filter((rep) => !rep.opcache.ok).length;
+      return `${s} ${off === 0 ? 'on' : `**off or not our php.ini in ${off} of ${reps.length}**`}`;
+    });
+    lines.push(`PHP: one private php.ini for every PHP stack (opcache on, nothing from /etc/php); opcache, asked after the loads: ${states.join(', ')}.`);
+    lines.push('');
+  }
+  lines.push(
+    "Figures are requests/s (MiB/s for 1 MiB responses), wrk's latency p50/p99 in ms, the peak RSS during the load of the server's own " +
+      "processes (fcgipm's manager; nginx's master and worker; Apache's processes; lighttpd; the php-fpm master) — not the apps' — and, " +
+      'for fcgipm stacks, of the fcgipm manager alone; "apps" is the number of app processes serving the load at its end. ' +
+      'The ratio tables divide each fcgipm stack\'s figure by each peer\'s (above 1: fcgipm serves more).',
+  );
   for (const load of Object.keys(LOADS)) {
     const rows = stacks.filter((s) => med[s][load]);
     if (rows.length === 0) continue;
-    lines.push('');
-    lines.push(`**${load}**${LOADS[load].mib ? ' (MiB/s)' : ''}`);
-    lines.push('');
-    lines.push('| stack | figure | p50 ms | p99 ms | server RSS MiB | errors |');
-    lines.push('|---|---:|---:|---:|---:|---:|');
+    const bad = (s) => med[s][load].errors > 0 || all[s].some((rep) => rep.opcache && !rep.opcache.ok);
+    lines.push('', `**${load}**${LOADS[load].mib ? ' (MiB/s)' : ' (requests/s)'}`, '');
+    lines.push('| stack | figure | p50 ms | p99 ms | server RSS MiB | fcgipm manager RSS MiB | apps | errors |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const s of rows) {
       const m = med[s][load];
+      if (bad(s)) flagged.push(`${s} ${load}`);
       const name = STACKS[s].ours ? `**${s}**` : s;
-      lines.push(`| ${name} | ${m.figure.toFixed(0)} | ${m.p50.toFixed(2)} | ${m.p99.toFixed(2)} | ${m.rssMiB.toFixed(0)} | ${m.errors} |`);
+      const runs = m.runs < o.repeat ? ` (${m.runs} of ${o.repeat} runs)` : '';
+      lines.push(
+        `| ${name} | ${m.figure.toFixed(0)}${bad(s) ? ' ⚠' : ''}${runs} | ${fmtMs(m.p50)} | ${fmtMs(m.p99)} | ${m.serverMiB.toFixed(0)} | ` +
+          `${m.managerMiB !== undefined ? m.managerMiB.toFixed(0) : '—'} | ${m.apps} | ${m.errors} |`,
+      );
     }
     const ours = rows.filter((s) => STACKS[s].ours);
     const peers = rows.filter((s) => !STACKS[s].ours);
     if (ours.length > 0 && peers.length > 0) {
-      lines.push('');
-      lines.push(`| ${load}: fcgipm ÷ peer | ${peers.join(' | ')} |`);
-      lines.push(`|---|${peers.map(() => '---:').join('|')}|`);
+      lines.push('', `| ${load}: fcgipm ÷ peer | ${peers.join(' | ')} |`, `|---|${peers.map(() => '---:').join('|')}|`);
       for (const s of ours) {
-        lines.push(`| ${s} | ${peers.map((p) => `${(med[s][load].figure / med[p][load].figure).toFixed(2)}×`).join(' | ')} |`);
+        const cells = peers.map((p) => `${(med[s][load].figure / med[p][load].figure).toFixed(2)}×${bad(s) || bad(p) ? ' ⚠' : ''}`);
+        lines.push(`| ${s} | ${cells.join(' | ')} |`);
       }
     }
   }
-  return { markdown: lines.join('\n'), med };
+  const notes = [];
+  if (flagged.length > 0) notes.push(`⚠: wrk counted errors (non-2xx responses or socket errors) or opcache was off: ${flagged.join('; ')}. Those figures are not comparable.`);
+  if (info.failed.length > 0) notes.push(`Failed or skipped: ${info.failed.join('; ')}.`);
+  if (notes.length > 0) lines.push('', ...notes);
+  return { markdown: lines.join('\n'), med, flagged };
 }
 
 function writeDocs(markdown) {
@@ -627,32 +744,88 @@ function writeDocs(markdown) {
   const begin = text.indexOf(MARK_BEGIN);
   const end = text.indexOf(MARK_END);
   if (begin < 0 || end < begin) throw new Error(`docs/benchmarks.md has no ${MARK_BEGIN} … ${MARK_END} region`);
-  fs.writeFileSync(file, `${text.slice(0, begin + MARK_BEGIN.length)}\n${markdown}\n${text.slice(end)}`);
+  fs.writeFileSync(file, `${text.slice(0, begin + MARK_BEGIN.length)}\n${markdown}\n\n${text.slice(end)}`);
 }
 
 /* ------------------------------------------------------------------ main */
 
-function missing() {
-  const need = [WRK, NGINX, APACHE, path.join(MODULES, 'mod_fcgid.so'), LIGHTTPD, SPAWN_FCGI, PHP_CGI, PHP_FPM, '/usr/include/fcgiapp.h'];
-  const out = need.filter((f) => !fs.existsSync(f));
-  for (const app of C_APPS) if (!fs.existsSync(fixturePath(app))) out.push(fixturePath(app));
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) out.push('dist/ (npm run build)');
-  return out;
+/** What the selected stacks need and is not installed: { files, packages }. */
+function missing(o) {
+  const files = [];
+  const packages = new Set();
+  const need = (file, pkg) => {
+    if (!fs.existsSync(file)) {
+      files.push(file);
+      packages.add(pkg);
+    }
+  };
+  need(WRK, 'wrk');
+  for (const name of o.stacks) {
+    for (const [file, pkg] of STACKS[name].needs) need(file, pkg);
+    if (STACKS[name].apache) {
+      const m = missingPieces();
+      if (m.missing.length > 0) {
+        files.push(...m.missing);
+        for (const p of m.install.split(/\s+/).slice(3)) packages.add(p);
+      }
+    }
+    if (STACKS[name].kind === 'c') {
+      for (const app of C_APPS) {
+        if (!fs.existsSync(fixturePath(app))) {
+          files.push(path.relative(ROOT, fixturePath(app)));
+          if (!fs.existsSync('/usr/include/fcgiapp.h')) packages.add('libfcgi-dev');
+        }
+      }
+    }
+  }
+  return { files: [...new Set(files)], packages: [...packages] };
 }
 
-function phpSite(dir) {
-  const www = path.join(dir, 'www');
-  fs.mkdirSync(path.join(www, 'inc'), { recursive: true });
-  fs.chmodSync(dir, 0o755);
-  fs.chmodSync(www, 0o755);
-  write(path.join(www, 'hello.php'), '<?php\necho "Hello from PHP\\n";\n');
-  const requires = [];
-  for (let i = 1; i <= 100; i++) {
-    write(path.join(www, 'inc', `f${i}.php`), `<?php\nfunction f${i}($x) { return $x + ${i}; }\n$GLOBALS['t${i}'] = ['a' => ${i}, 'b' => 's${i}'];\n`);
-    requires.push(`require __DIR__ . '/inc/f${i}.php';`);
+function peerVersions(o) {
+  const v = [wrkVersion()];
+  const uses = (pred) => o.stacks.some((n) => pred(STACKS[n]));
+  if (uses((s) => s.needs.some(([f]) => f === NGINX))) v.push(nginxVersion());
+  if (uses((s) => s.needs.some(([f]) => f === SPAWN_FCGI))) v.push((commandOutput(SPAWN_FCGI, ['-v']) ?? 'spawn-fcgi unknown').split(' (')[0].replace(' v', ' '));
+  if (uses((s) => s.needs.some(([f]) => f === LIGHTTPD))) v.push(lighttpdVersion());
+  if (uses((s) => s.apache)) {
+    const a = apacheFacts();
+    v.push(`${a.apache2}, ${a['mod_fcgid package']} (as ${Object.values(runUser()).join(':')})`);
   }
-  write(path.join(www, 'page.php'), `<?php\n${requires.join('\n')}\n$s = 0;\nfor ($i = 1; $i <= 100; $i++) { $s += ('f' . $i)($i); }\necho "sum=$s\\n";\n`);
-  return www;
+  if (uses((s) => s.kind === 'php')) v.push(...new Set(Object.values(phpVersions())));
+  return v.join(', ');
+}
+
+/**
+ * The command that gives these numbers: the options given, less those that only say where the
+ * report goes (--json FILE, --write-docs, --no-docs).
+ */
+function measuringCommand(argv) {
+  const args = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--json') i++;
+    else if (!/^--json=|^--write-docs$|^--no-docs$/.test(argv[i])) args.push(argv[i]);
+  }
+  return `npm run bench:peers${args.length > 0 ? ` -- ${args.map(quote).join(' ')}` : ''}`;
+}
+
+let scratchRoot = null;
+let aborting = false;
+
+function removeScratch() {
+  if (scratchRoot !== null) fs.rmSync(scratchRoot, { recursive: true, force: true });
+  scratchRoot = null;
+}
+
+/** Stops whatever runs, removes the temp dir and exits (SIGINT, SIGTERM, watchdog, crash). */
+function abort(code, why) {
+  if (aborting) return;
+  aborting = true;
+  if (why) process.stderr.write(`bench:peers: ${why}; stopping everything\n`);
+  stopWrk();
+  void stopAll().then(() => {
+    removeScratch();
+    process.exit(code);
+  });
 }
 
 async function main() {
@@ -661,65 +834,100 @@ async function main() {
     o = parseArgs(process.argv.slice(2));
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`bench:peers: ${err.message}\n`);
+    const usage = USAGE.replace('STACKS', Object.keys(STACKS).join(', ')).replace('LOADS', Object.keys(LOADS).join(', '));
+    process.stderr.write(err.message ? `bench:peers: ${err.message} (--help for the options)\n` : `${usage}\n`);
     return 2;
   }
-  const gone = missing();
-  if (gone.length > 0) {
-    process.stderr.write(`bench:peers: missing ${gone.join(', ')}\ninstall: ${PACKAGES}; then npm run build && npm run fixtures\n`);
+  const gone = missing(o);
+  if (gone.files.length > 0) {
+    process.stderr.write(`bench:peers: missing ${gone.files.join(', ')}\n`);
+    if (gone.packages.length > 0) process.stderr.write(`bench:peers: install them (as root) with: apt-get install -y ${gone.packages.join(' ')}\n`);
+    process.stderr.write('bench:peers: then npm run build && npm run fixtures\n');
     return 2;
   }
-  const started = Date.now();
-  const scratchRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'fcgipm-peers-'));
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) {
+    process.stderr.write('bench:peers: dist/ is not built: run npm run build\n');
+    return 2;
+  }
+  const plan = planSeconds(o);
+  if (plan > o.maxSeconds) {
+    process.stderr.write(
+      `bench:peers: the plan takes about ${Math.round(plan)} s, more than the ${o.maxSeconds}-s bound: fewer --repeat, a shorter --duration, --only, or --max-seconds\n`,
+    );
+    return 2;
+  }
+  const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000;
+  const watchdog = setTimeout(() => abort(1, `watchdog: still running ${o.maxSeconds + 60} s after the start`), (o.maxSeconds + 60) * 1000);
+  watchdog.unref();
+  process.stderr.write(`bench:peers: ${o.stacks.length} stacks, ${o.repeat} repetition(s), about ${Math.round(plan)} s (bound ${o.maxSeconds} s)\n`);
+
+  scratchRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'fcgipm-peers-'));
+  // Apache's user (www-data) runs the apps and php-cgi: it reads the pages and the php.ini.
   fs.chmodSync(scratchRoot, 0o755);
-  const www = phpSite(scratchRoot);
-  const postLua = write(
-    path.join(scratchRoot, 'post.lua'),
-    `wrk.method = "POST"\nwrk.body = string.rep("a", ${POST_BYTES})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`,
-  );
-  const names = o.only ?? Object.keys(STACKS).filter((n) => !STACKS[n].optional);
-  const all = Object.fromEntries(names.map((n) => [n, []]));
-  let failed = false;
-  const onSignal = () => {
-    process.stderr.write('bench:peers: interrupted; stopping everything\n');
-    void stopAll().then(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const php = writePhpIni(mkdir(scratchRoot, 'php'));
+  const { www, expect } = writePhpSite(scratchRoot);
+  const postLua = writePostScript(path.join(scratchRoot, 'post.lua'), POST_BYTES);
+  const all = Object.fromEntries(o.stacks.map((n) => [n, []]));
+  const failed = [];
   try {
     for (let rep = 1; rep <= o.repeat; rep++) {
-      process.stderr.write(`run ${rep} of ${o.repeat}\n`);
-      // Alternate the order so that drift on a noisy machine does not favour one side.
-      const order = rep % 2 ? names : [...names].reverse();
+      process.stderr.write(`run ${rep} of ${o.repeat} (${Math.round(elapsed())} s)\n`);
+      // Alternate the order so that drift on a busy machine does not favour one side.
+      const order = rep % 2 ? o.stacks : [...o.stacks].reverse();
       for (const name of order) {
+        if (aborting) throw new Error('aborted');
+        const need = stackSeconds(name, o);
+        if (elapsed() + need > o.maxSeconds) {
+          failed.push(`${name} run ${rep} skipped (the ${o.maxSeconds}-s bound)`);
+          process.stderr.write(`bench:peers: ${name}: skipped, it would pass the ${o.maxSeconds}-s bound\n`);
+          continue;
+        }
         const scratch = fs.mkdtempSync(path.join(scratchRoot, 'stack-'));
         fs.chmodSync(scratch, 0o755);
-        const ctx = { scratch, procs: o.procs, duration: o.duration, www, postLua };
+        const ctx = { scratch, procs: o.procs, duration: o.duration, www, expect, php, postLua, outOfTime: () => aborting };
         try {
-          all[name].push(await runStack(name, ctx, STACKS[name].kind === 'c' ? C_LOADS : PHP_LOADS));
+          const r = await runStack(name, ctx, loadsOf(name, o));
+          all[name].push(r);
+          if (r.opcache && !r.opcache.ok) failed.push(`${name} run ${rep}: opcache ${r.opcache.text}`);
+          process.stderr.write(`  ${name}: ${r.seconds.toFixed(1)} s\n`);
         } catch (err) {
-          failed = true;
+          failed.push(`${name} run ${rep}: ${err.message}`);
           process.stderr.write(`bench:peers: ${name} failed: ${err.message}\n`);
         }
+        fs.rmSync(scratch, { recursive: true, force: true });
       }
     }
   } finally {
+    clearTimeout(watchdog);
+    stopWrk();
     await stopAll();
-    fs.rmSync(scratchRoot, { recursive: true, force: true });
+    removeScratch();
   }
-  const commandLine = `npm run bench:peers${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-  const { markdown, med } = report(all, o, commandLine, (Date.now() - started) / 1000);
+  const commandLine = measuringCommand(process.argv.slice(2));
+  const seconds = elapsed();
+  const { markdown, med, flagged } = report(all, o, { commandLine, seconds, versions: peerVersions(o), failed });
   process.stdout.write(`${markdown}\n`);
-  if (o.json) fs.writeFileSync(o.json, JSON.stringify({ options: o, runs: all, medians: med }, null, 2));
-  if (o.docs && !o.only) writeDocs(markdown);
-  const errors = Object.values(med).some((loads) => Object.values(loads).some((m) => m.errors > 0));
-  return failed || errors ? 1 : 0;
+  process.stderr.write(`bench:peers: ${Math.round(seconds)} s in all\n`);
+  if (o.json) {
+    fs.writeFileSync(o.json, `${JSON.stringify({ options: o, commandLine, seconds, facts: machineFacts(), runs: all, medians: med, failed, flagged }, null, 2)}\n`);
+  }
+  if (o.docs) {
+    writeDocs(markdown);
+    process.stderr.write('bench:peers: docs/benchmarks.md updated\n');
+  }
+  return failed.length > 0 || flagged.length > 0 ? 1 : 0;
 }
 
+process.once('SIGINT', () => abort(130, 'interrupted'));
+process.once('SIGTERM', () => abort(143, 'terminated'));
+
 main().then(
-  (code) => process.exit(code),
+  (code) => {
+    if (!aborting) process.exit(code);
+  },
   (err) => {
     process.stderr.write(`bench:peers: ${err.stack ?? err}\n`);
-    void stopAll().then(() => process.exit(1));
+    abort(1);
   },
 );

@@ -83,7 +83,9 @@ function apacheFacts() {
 /**
  * The httpd.conf text. options: dir (scratch), port, fixtures (names, each served at
  * /<name>), threads (worker threads per child; two children), fcgid (extra Fcgid* directives
- * as [name, value] pairs), user, group.
+ * as [name, value] pairs), user, group, and optionally wrapper: { dir, suffix, command, env }
+ * (dir becomes the DocumentRoot and its files with that suffix run through `FcgidWrapper
+ * command suffix`, as Debian's php-cgi users set it up; env: FcgidInitialEnv name → value).
  */
 function apacheConfig(options) {
   const { dir, port, threads } = options;
@@ -115,7 +117,7 @@ function apacheConfig(options) {
     'MaxKeepAliveRequests 0',
     'KeepAliveTimeout 5',
     '# No access log: fcgipm logs no request line either (FCGIPM_LOG_LEVEL=warn).',
-    `DocumentRoot ${q(path.join(dir, 'htdocs'))}`,
+    `DocumentRoot ${q(options.wrapper ? options.wrapper.dir : path.join(dir, 'htdocs'))}`,
     '<Directory />',
     '  Require all denied',
     '</Directory>',
@@ -124,12 +126,27 @@ function apacheConfig(options) {
     ...(options.fcgid ?? []).map(([name, value]) => `${name} ${value}`),
   ];
   const dirs = new Set();
-  for (const name of options.fixtures) {
+  for (const name of options.fixtures ?? []) {
     lines.push(`Alias /${name} ${q(fixturePath(name))}`);
     dirs.add(path.dirname(fixturePath(name)));
   }
   for (const d of dirs) {
     lines.push(`<Directory ${q(d)}>`, '  Options +ExecCGI', '  SetHandler fcgid-script', '  Require all granted', '</Directory>');
+  }
+  const w = options.wrapper;
+  if (w) {
+    for (const [name, value] of Object.entries(w.env ?? {})) lines.push(`FcgidInitialEnv ${name} ${q(value)}`);
+    const suffix = w.suffix.replace(/[.\\^$|?*+()[\]{}]/g, '\\$&');
+    lines.push(
+      `<Directory ${q(w.dir)}>`,
+      '  Options +ExecCGI',
+      `  <FilesMatch "${suffix}$">`,
+      '    SetHandler fcgid-script',
+      '  </FilesMatch>',
+      `  FcgidWrapper ${q(w.command)} ${w.suffix}`,
+      '  Require all granted',
+      '</Directory>',
+    );
   }
   return `${lines.join('\n')}\n`;
 }

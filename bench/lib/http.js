@@ -41,6 +41,33 @@ function get(url, timeoutMs) {
   });
 }
 
+/**
+ * One request with a body on a connection of its own: { status, headers, body (a Buffer) };
+ * rejects on a connection error or after timeoutMs. For checking what a server answers.
+ */
+function send(url, method, body, headers, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent: false, headers: { ...headers, 'content-length': String(body.length) } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.once('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) });
+      });
+      res.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+    const timer = setTimeout(() => req.destroy(new Error(`no response within ${timeoutMs / 1000} s`)), timeoutMs);
+    req.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.end(body);
+  });
+}
+
 /** One GET; resolves to the status code, rejects on a connection error or after 2 s. */
 async function probe(url) {
   return (await get(url, 2000)).status;
@@ -164,4 +191,4 @@ function stopMeasurement() {
   if (running) running.stop();
 }
 
-module.exports = { READY_TIMEOUT, get, probe, waitReady, waitListening, sleep, measure, stopMeasurement };
+module.exports = { READY_TIMEOUT, get, send, probe, waitReady, waitListening, sleep, measure, stopMeasurement };

@@ -3,7 +3,7 @@
  * Processes a benchmark starts, and how they are stopped: each runs in its own process group
  * with its output appended to a log file, is stopped with SIGTERM and then SIGKILL to its whole
  * group, and its FastCGI workers are found by the socket on their fd 0 (they may run in a
- * process group of their own). Shared by bench/run.js and bench/pm.js.
+ * process group of their own). Shared by bench/run.js, bench/pm.js and bench/peers.js.
  */
 
 const { spawn } = require('node:child_process');
@@ -84,7 +84,12 @@ function startProcess(file, args, extraEnv, logFile, ipcDir, options = {}) {
     else if (info.code !== 0 && notes.length === 0) {
       notes.push(`exited with ${info.code !== null ? `code ${info.code}` : `signal ${info.signal}`} after SIGTERM`);
     }
-    const left = groupMembers(proc.pid);
+    // Processes of the group that got the same signal (a server's apps) may take a moment.
+    let left = groupMembers(proc.pid);
+    for (let i = 0; i < 20 && left.length > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      left = groupMembers(proc.pid);
+    }
     if (left.length > 0) {
       notes.push(`left ${left.length} process(es) in its group (${left.join(', ')}); killed them`);
       signal(-proc.pid, 'SIGKILL');
@@ -183,6 +188,65 @@ function within(promise, ms) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Parent pid of pid from /proc/<pid>/stat, or null when it is gone. */
+function parentPid(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** Live direct children of pid, from /proc. */
+function childPids(pid) {
+  const out = [];
+  let entries;
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const entry of entries) {
+    if (/^\d+$/.test(entry) && parentPid(Number(entry)) === pid) out.push(Number(entry));
+  }
+  return out;
+}
+
+/** The executable of pid (/proc/<pid>/exe), or undefined when it is gone or not readable. */
+function exeOf(pid) {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A server's own processes: leader and the members of its process group that run the same
+ * executable (nginx's master and workers, Apache's parent and children), not the apps it
+ * started (they run another executable).
+ */
+function sameExeGroup(leader) {
+  const exe = exeOf(leader);
+  if (exe === undefined) return [];
+  return groupMembers(leader).filter((pid) => pid === leader || exeOf(pid) === exe);
+}
+
+/** Sum of VmRSS of pids in KiB, from /proc/<pid>/status; a process gone meanwhile counts 0. */
+function rssKiB(pids) {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) sum += Number(m[1]);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return sum;
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -192,6 +256,11 @@ function freePort() {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** The handles started and not yet stopped (to stop what one part of a run left behind). */
+function liveHandles() {
+  return [...live];
 }
 
 function isAborting() {
@@ -216,8 +285,14 @@ module.exports = {
   signal,
   groupMembers,
   socketHolders,
+  parentPid,
+  childPids,
+  exeOf,
+  sameExeGroup,
+  rssKiB,
   within,
   freePort,
+  liveHandles,
   isAborting,
   stopAll,
 };
