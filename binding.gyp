@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "fcgipm_native",
-      "sources": ["src/spawn/native/fcgipm_native.c"],
+      "sources": ["src/spawn/native/fcgipm_native.c", "src/spawn/native/fcgipm_spawn.c", "src/spawn/native/fcgipm_common.c"],
       # N-API 8 is in every Node >= 12.22; the built module keeps working across Node majors.
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"]

@@ -884,7 +884,8 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   private onReady(worker: Worker): void {
     worker.cancelReadiness = undefined;
-    if (worker.state !== 'starting') return;
+    // A worker that died meanwhile is left to its exit handler (a start-up failure).
+    if (worker.state !== 'starting' || !worker.process.alive) return;
     if (this.options.probeSlots) {
       void queryValues(worker.process.socketPath, CAPACITY_VARIABLES, SLOT_PROBE_MS).then((values) => {
         const said = capacityFrom(values);

@@ -23,6 +23,21 @@ interface NativeBinding {
   recvFd(socketFd: number, maxBytes: number): ReceivedFd;
   socketPair(): [number, number];
   markInheritedCloexec(minFd: number, keep: number[]): number[];
+  spawnProcess(file: string, argv: string[], env: string[], cwd: string, stdinFd: number, newSession: boolean): SpawnedProcess;
+  watchExit(pid: number, callback: (exit: RawExit) => void): void;
+}
+
+/** What spawnProcess started: the pid and the read ends of its stdout and stderr pipes. */
+export interface SpawnedProcess {
+  readonly pid: number;
+  readonly stdout: number;
+  readonly stderr: number;
+}
+
+/** A reaped process: its exit code, or the number of the signal that ended it. */
+export interface RawExit {
+  readonly code: number | null;
+  readonly signal: number | null;
 }
 
 /** Two levels below the package root both as src/spawn (ts-jest) and as dist/spawn (tsc). */
@@ -36,6 +51,8 @@ const FUNCTIONS: readonly (keyof NativeBinding)[] = [
   'recvFd',
   'socketPair',
   'markInheritedCloexec',
+  'spawnProcess',
+  'watchExit',
 ];
 
 let binding: NativeBinding | undefined;
@@ -136,4 +153,43 @@ export function socketPair(): [number, number] {
 /** Sets FD_CLOEXEC on every open fd >= minFd not in keep (via /proc/self/fd); returns those changed. */
 export function markInheritedCloexec(minFd: number, keep: readonly number[] = []): number[] {
   return call((n) => n.markInheritedCloexec(minFd, [...keep]));
+}
+
+/** What to start with spawnProcess. */
+export interface SpawnProcessOptions {
+  /** Absolute path of the program (no PATH search). */
+  readonly file: string;
+  /** argv, argv[0] included. */
+  readonly argv: readonly string[];
+  /** The whole environment. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd: string;
+  /** Becomes the child's fd 0. */
+  readonly stdinFd: number;
+  /** setsid() in the child. */
+  readonly newSession: boolean;
+}
+
+/**
+ * posix_spawn(3) (vfork-style: the caller waits until the child exec'd, and nothing of this
+ * process's memory is copied, so the cost does not grow with the manager's size) with fd 0 =
+ * stdinFd, stdout and stderr on two new pipes, every signal at its default and none blocked,
+ * and optionally a new session. Returns the pid and the pipes' read ends (close-on-exec,
+ * blocking, owned by the caller). An exec failure or a missing cwd throws NativeError with
+ * syscall 'posix_spawn' and the errno name ('ENOENT', 'EACCES', 'ENOEXEC'). The child must
+ * be watched with watchExit().
+ */
+export function spawnProcess(options: SpawnProcessOptions): SpawnedProcess {
+  const env = Object.entries(options.env).map(([name, value]) => `${name}=${value}`);
+  return call((n) => n.spawnProcess(options.file, [...options.argv], env, options.cwd, options.stdinFd, options.newSession));
+}
+
+/**
+ * Calls back once, on the event loop, when pid (a child of this process) has exited, and
+ * reaps it: a pidfd polled on Node's own loop, then waitpid(pid). Node's own children are
+ * never taken. While the child runs, the watch keeps the loop alive (as a ChildProcess does).
+ * code and signal are both null when someone else reaped it first.
+ */
+export function watchExit(pid: number, callback: (exit: RawExit) => void): void {
+  call((n) => n.watchExit(pid, callback));
 }

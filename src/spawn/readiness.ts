@@ -22,8 +22,9 @@ export interface ReadinessOptions {
 
 /**
  * Is `pid` (or one of its direct children — php-cgi with PHP_FCGI_CHILDREN accepts in
- * children) blocked in accept on fd 0? undefined when /proc cannot tell (other architecture,
- * no permission to read another user's syscall file, process gone).
+ * children) blocked in accept on fd 0? false when it is gone (its exit is on its way to the
+ * pool); undefined when /proc cannot tell (other architecture, no permission to read another
+ * user's syscall file).
  */
 export function isAcceptingOnFd0(pid: number, procRoot = '/proc'): boolean | undefined {
   const numbers = ACCEPT_SYSCALLS[process.arch];
@@ -40,7 +41,10 @@ export function isAcceptingOnFd0(pid: number, procRoot = '/proc'): boolean | und
     let text: string;
     try {
       text = fs.readFileSync(`${procRoot}/${p}/syscall`, 'utf8');
-    } catch {
+    } catch (err) {
+      // The worker itself gone (exited and reaped) is not ready: its exit is on its way.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (p === pid && (code === 'ENOENT' || code === 'ESRCH')) return false;
       continue;
     }
     readable = true;

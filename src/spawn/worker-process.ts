@@ -1,11 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { InvalidArgumentError, SpawnError } from '../errors';
 import type { Logger } from '../log';
 import { HelperFailureWatch, execHelperArgs, helperFailure, refuseRoot, requireExecHelper, validateWorkerIdentity, type WorkerLimits } from './exec-helper';
-import { closeFd, listenUnix } from './native';
+import { watchChild, type ChildExit } from './child-reaper';
+import { closeFd, listenUnix, spawnProcess } from './native';
 import { captureOutput } from './output-lines';
 
 /** PATH for workers when the manager has none (the usual Debian default without sbin). */
@@ -78,7 +80,7 @@ export interface WorkerExit {
   code: number | null;
   signal: NodeJS.Signals | null;
   /**
-   * The program could not be started: an exec failure in Node (ENOENT, EACCES, a bad cwd;
+   * The program could not be started: an exec failure (ENOENT, EACCES, ENOEXEC, a bad cwd;
    * code null), or the exec helper's failure (code 126 or 127, the message ends with the
    * helper's own line, e.g. "fcgipm-exec: setuid(65534): Operation not permitted").
    */
@@ -128,6 +130,19 @@ function removeSocket(socketPath: string, logger: Logger): void {
   }
 }
 
+/** The read end of a child's stdout or stderr pipe, as a stream (non-blocking from here on). */
+function pipeReader(fd: number): Readable {
+  return new net.Socket({ fd, readable: true, writable: false });
+}
+
+/** A started process (pid and pipes) or the reason it could not be started. */
+interface SpawnedChild {
+  readonly pid: number | undefined;
+  readonly stdout: Readable | undefined;
+  readonly stderr: Readable | undefined;
+  readonly execError: unknown;
+}
+
 /**
  * One FastCGI application process with its listening socket on fd 0 (FCGI_LISTENSOCK_FILENO),
  * stdout and stderr captured line by line into the log. Emits 'exit' exactly once, after the
@@ -140,7 +155,8 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   readonly startedAt: number;
   readonly exited: Promise<WorkerExit>;
 
-  private readonly child: ChildProcess;
+  private readonly stdout: Readable | undefined;
+  private readonly stderr: Readable | undefined;
   private readonly command: string;
   private readonly log: Logger;
   /** Set when the child is the exec helper: recognises its failure line on stderr. */
@@ -184,29 +200,35 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       throw new SpawnError(`cannot create worker socket ${socketPath}: ${errorText(err)}`, err);
     }
     const keep = inherited === undefined && options.keepSocketFd === true;
-    let child: ChildProcess;
+    let started: { pid: number; stdout: number; stderr: number } | undefined;
+    let execError: unknown;
     try {
       // The socket belongs to the worker's user, as mod_fcgid chowns it (reference §3 step 4).
       if (inherited === undefined && (uid !== undefined || gid !== undefined)) fs.chownSync(socketPath, uid ?? -1, gid ?? -1);
-      child = spawn(file, argv, {
-        cwd,
-        env: workerEnvironment(options.env),
-        // The raw fd becomes the child's fd 0 (libuv dup2s it, clearing close-on-exec there);
-        // the helper leaves it as it is.
-        stdio: [fd, 'pipe', 'pipe'],
-        detached: options.newProcessGroup ?? true,
-      });
+      // posix_spawn, not child_process.spawn: libuv's fork() stalls the event loop for a
+      // time that grows with the manager's memory (docs/benchmarks.md). The raw fd becomes
+      // the child's fd 0 (dup2 clears close-on-exec there); the helper leaves it as it is.
+      started = spawnProcess({ file, argv: [file, ...argv], env: workerEnvironment(options.env), cwd, stdinFd: fd, newSession: options.newProcessGroup ?? true });
     } catch (err) {
-      if (inherited === undefined) {
-        removeSocket(socketPath, options.logger);
-        closeFd(fd);
+      // An exec failure (ENOENT, EACCES, ENOEXEC, a missing cwd) arrives as 'exit' with
+      // `error`, as Node reports it; anything else is thrown here.
+      if ((err as { syscall?: unknown }).syscall !== 'posix_spawn') {
+        if (inherited === undefined) {
+          removeSocket(socketPath, options.logger);
+          closeFd(fd);
+        }
+        throw new SpawnError(`cannot start ${command}: ${errorText(err)}`, err);
       }
-      throw new SpawnError(`cannot start ${command}: ${errorText(err)}`, err);
+      execError = err;
     }
     // The child holds its own copy now; ours must not outlive this call unless kept for
     // siblings (and an inherited one is its owner's to close).
     if (inherited === undefined && !keep) closeFd(fd);
     const socket = { owned: inherited === undefined, fd: keep ? fd : undefined };
+    const child: SpawnedChild =
+      started !== undefined
+        ? { pid: started.pid, stdout: pipeReader(started.stdout), stderr: pipeReader(started.stderr), execError: undefined }
+        : { pid: undefined, stdout: undefined, stderr: undefined, execError };
     return new WorkerProcess(child, command, socketPath, startedAt, options.logger, helperArgs !== undefined, socket);
   }
 
@@ -216,7 +238,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   }
 
   private constructor(
-    child: ChildProcess,
+    child: SpawnedChild,
     command: string,
     socketPath: string,
     startedAt: number,
@@ -227,7 +249,8 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     super();
     this.ownsSocket = socket.owned;
     this.keptFd = socket.fd;
-    this.child = child;
+    this.stdout = child.stdout;
+    this.stderr = child.stderr;
     this.command = command;
     this.socketPath = socketPath;
     this.startedAt = startedAt;
@@ -236,28 +259,25 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     this.exited = new Promise((resolve) => {
       this.resolveExited = resolve;
     });
+    const { stdout, stderr } = child;
     this.outputDone = Promise.all([
-      child.stdout ? captureOutput(child.stdout, { logger: this.log, stream: 'stdout' }) : undefined,
-      child.stderr ? captureOutput(child.stderr, { logger: this.log, stream: 'stderr' }) : undefined,
+      stdout ? captureOutput(stdout, { logger: this.log, stream: 'stdout' }) : undefined,
+      stderr ? captureOutput(stderr, { logger: this.log, stream: 'stderr' }) : undefined,
     ]).then(() => undefined);
-    this.helperWatch = viaHelper && child.stderr ? new HelperFailureWatch(child.stderr) : undefined;
+    this.helperWatch = viaHelper && stderr ? new HelperFailureWatch(stderr) : undefined;
 
-    child.once('exit', (code, signal) => {
-      this.gone = true;
-      this.settle({ code, signal });
-    });
-    child.on('error', (err) => {
-      if (child.pid === undefined && !this.gone) {
-        // Node's 'error' without a pid: the program never ran.
+    if (child.pid === undefined) {
+      // The program never ran: reported as Node reports a failed spawn, after this returns.
+      const error = new SpawnError(`cannot execute ${command}: ${errorText(child.execError)}`, child.execError);
+      process.nextTick(() => {
         this.gone = true;
-        const error = new SpawnError(`cannot execute ${command}: ${errorText(err)}`, err);
-        child.stdout?.destroy();
-        child.stderr?.destroy();
         this.settle({ code: null, signal: null, error });
-      } else {
-        // A failed kill() (EPERM): the process is still there.
-        this.log.warn({ err: errorText(err) }, 'cannot signal worker process');
-      }
+      });
+      return;
+    }
+    watchChild(child.pid, (exit: ChildExit) => {
+      this.gone = true;
+      this.settle(exit);
     });
   }
 
@@ -275,7 +295,15 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
     if (!this.alive) return false;
     this.killRequested = true;
-    return this.child.kill(signal);
+    try {
+      // Not reaped yet, so the pid is still ours (a zombie at worst), never a reused one.
+      process.kill(this.pid!, signal);
+      return true;
+    } catch (err) {
+      // EPERM: the process is still there.
+      this.log.warn({ err: errorText(err) }, 'cannot signal worker process');
+      return false;
+    }
   }
 
   private settle(exit: WorkerExit): void {
@@ -283,8 +311,8 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     this.settling = true;
     const timer = setTimeout(() => {
       this.log.debug({ waitedMs: STDIO_DRAIN_MS }, 'worker output still open after exit; a process it started may hold it');
-      this.child.stdout?.destroy();
-      this.child.stderr?.destroy();
+      this.stdout?.destroy();
+      this.stderr?.destroy();
     }, STDIO_DRAIN_MS);
     void this.outputDone.then(() => {
       clearTimeout(timer);

@@ -13,6 +13,7 @@ import {
   helperFailure,
 } from '../../src/spawn/exec-helper';
 import { markInheritedDescriptorsCloexec } from '../../src/spawn/fd-hygiene';
+import * as native from '../../src/spawn/native';
 import { IpcDir } from '../../src/spawn/ipc-dir';
 import { WorkerProcess, workerEnvironment, type WorkerExit, type WorkerSpawnOptions } from '../../src/spawn/worker-process';
 import { CapturedLog, WARN, makeTempDir, readProbeReport, removeTempDir, requireProbe, type ProbeReport } from './helpers';
@@ -97,8 +98,8 @@ function writeScript(name: string, body: string): string {
 
 /** Watches child_process.spawn from here on; returns the files it was asked to run so far. */
 function watchSpawn(): () => string[] {
-  const spy = jest.spyOn(childProcess, 'spawn');
-  return () => spy.mock.calls.map((call) => call[0]);
+  const spy = jest.spyOn(native, 'spawnProcess');
+  return () => spy.mock.calls.map((call) => call[0].file);
 }
 
 function spawnError(fn: () => unknown): SpawnError {

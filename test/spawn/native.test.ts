@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { NativeError } from '../../src/errors';
-import { closeFd, isNativeErrno, listenUnix, markInheritedCloexec, recvFd, sendFd, setCloexec, socketPair } from '../../src/spawn/native';
+import { NATIVE_ADDON_PATH, closeFd, isNativeErrno, listenUnix, markInheritedCloexec, recvFd, sendFd, setCloexec, socketPair, spawnProcess, watchExit, type RawExit } from '../../src/spawn/native';
 import { O_NONBLOCK, fdFlags, isCloexec, makeTempDir, readProbeReport, removeTempDir, requireProbe } from './helpers';
 
 let dir: string;
@@ -271,5 +271,101 @@ describe('setCloexec / markInheritedCloexec / closeFd', () => {
     const err = nativeError(() => closeFd(a));
     expect(err.errno).toBe('EBADF');
     expect(err.syscall).toBe('close');
+  });
+});
+
+describe('spawnProcess / watchExit', () => {
+  /** Everything the fd reads until EOF, as text. */
+  async function readAll(fd: number): Promise<string> {
+    const stream = new net.Socket({ fd, readable: true, writable: false });
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    await once(stream, 'close');
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  function exitOf(pid: number): Promise<RawExit> {
+    return new Promise((resolve) => watchExit(pid, resolve));
+  }
+
+  test('fd 0 is the given fd, stdout and stderr are pipes, cwd, argv and env are exactly those given', async () => {
+    const [mine, theirs] = socketPair();
+    track(mine, theirs);
+    const script = 'pwd; echo "$0|$1|$FOO|$PATH"; readlink /proc/self/fd/0; echo oops >&2; exit 3';
+    const child = spawnProcess({ file: '/bin/sh', argv: ['/bin/sh', '-c', script, 'name', 'arg'], env: { FOO: 'bar baz', PATH: '/usr/bin:/bin' }, cwd: dir, stdinFd: theirs, newSession: true });
+    const [out, err, exit] = await Promise.all([readAll(child.stdout), readAll(child.stderr), exitOf(child.pid)]);
+    const [cwd, line, stdin] = out.trim().split('\n');
+    expect(cwd).toBe(fs.realpathSync(dir));
+    expect(line).toBe('name|arg|bar baz|/usr/bin:/bin');
+    expect(stdin).toBe(fs.readlinkSync(`/proc/self/fd/${theirs}`));
+    expect(err).toBe('oops\n');
+    expect(exit).toEqual({ code: 3, signal: null });
+  });
+
+  test('the child has every signal at its default and none blocked, although Node ignores SIGPIPE', async () => {
+    const sigIgn = /^SigIgn:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]!;
+    expect(BigInt(`0x${sigIgn}`) & (1n << 12n)).not.toBe(0n); // SIGPIPE (13) is ignored here
+    const child = spawnProcess({ file: '/bin/grep', argv: ['/bin/grep', '-E', '^Sig(Ign|Blk)', '/proc/self/status'], env: {}, cwd: '/', stdinFd: 0, newSession: false });
+    const [out, exit] = await Promise.all([readAll(child.stdout), exitOf(child.pid), readAll(child.stderr)]);
+    expect(exit).toEqual({ code: 0, signal: null });
+    const [blocked, ignored] = out.trim().split('\n').map((line) => BigInt(`0x${line.split('\t')[1]!}`));
+    expect(blocked).toBe(0n);
+    // glibc's posix_spawn leaves its two internal signals (32 and 33, below SIGRTMIN) ignored
+    // across exec; every glibc program installs its own handlers for them when it needs them.
+    const glibcInternal = (1n << 31n) | (1n << 32n);
+    expect(ignored! & ~glibcInternal).toBe(0n);
+  });
+
+  test('a new session when asked: the child leads its own session and process group', async () => {
+    const child = spawnProcess({ file: '/bin/sleep', argv: ['/bin/sleep', '5'], env: {}, cwd: '/', stdinFd: 0, newSession: true });
+    const exited = exitOf(child.pid);
+    const fields = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // state ppid pgrp session
+    expect(Number(fields[2])).toBe(child.pid);
+    expect(Number(fields[3])).toBe(child.pid);
+    process.kill(child.pid, 'SIGKILL');
+    expect(await exited).toEqual({ code: null, signal: 9 });
+    closeFd(child.stdout);
+    closeFd(child.stderr);
+  });
+
+  test('a missing program, one without execute permission and a missing cwd throw, naming posix_spawn', () => {
+    const noexec = path.join(dir, 'noexec');
+    fs.writeFileSync(noexec, '#!/bin/sh\n', { mode: 0o644 });
+    const cases: [string, string, string][] = [
+      [path.join(dir, 'nope'), '/', 'ENOENT'],
+      [noexec, '/', 'EACCES'],
+      ['/bin/true', path.join(dir, 'no-dir'), 'ENOENT'],
+    ];
+    for (const [file, cwd, errno] of cases) {
+      const err = nativeError(() => spawnProcess({ file, argv: [file], env: {}, cwd, stdinFd: 0, newSession: false }));
+      expect(err.syscall).toBe('posix_spawn');
+      expect(err.errno).toBe(errno);
+      expect(err.message).toContain(file);
+    }
+    // Nothing was left behind: no pipe of a failed spawn stays open.
+    const before = fs.readdirSync('/proc/self/fd').length;
+    for (let i = 0; i < 20; i++) nativeError(() => spawnProcess({ file: cases[0]![0], argv: ['x'], env: {}, cwd: '/', stdinFd: 0, newSession: false }));
+    expect(fs.readdirSync('/proc/self/fd').length).toBe(before);
+  });
+
+  test('a watched child keeps a plain Node process alive until its exit has been reported', () => {
+    const script = [
+      'const m = { exports: {} };',
+      `process.dlopen(m, ${JSON.stringify(NATIVE_ADDON_PATH)});`,
+      "const c = m.exports.spawnProcess('/bin/sh', ['/bin/sh', '-c', 'sleep 0.2; exit 4'], [], '/', 0, false);",
+      'm.exports.watchExit(c.pid, (e) => console.log(JSON.stringify(e)));',
+    ].join('\n');
+    expect(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 })).toBe('{"code":4,"signal":null}\n');
+  });
+
+  test("watchExit never takes Node's own children", async () => {
+    const theirs = spawn('/bin/sh', ['-c', 'exit 7']);
+    const mineChild = spawnProcess({ file: '/bin/sh', argv: ['/bin/sh', '-c', 'exit 5'], env: {}, cwd: '/', stdinFd: 0, newSession: false });
+    const [nodeExit, exit] = await Promise.all([once(theirs, 'exit'), exitOf(mineChild.pid)]);
+    expect(nodeExit).toEqual([7, null]);
+    expect(exit).toEqual({ code: 5, signal: null });
+    closeFd(mineChild.stdout);
+    closeFd(mineChild.stderr);
   });
 });

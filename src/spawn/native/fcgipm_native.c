@@ -9,14 +9,22 @@
  *   recvFd(socketFd, maxBytes) -> {data, fd}   one recvmsg; fd is -1 when none arrived
  *   socketPair() -> [fd, fd]
  *   markInheritedCloexec(minFd, keep) -> fds   FD_CLOEXEC on every open fd >= minFd not kept
+ *   spawnProcess(file, argv, env, cwd, stdinFd, newSession)
+ *                   -> {pid, stdout, stderr}   posix_spawn(3) with fd 0 = stdinFd and two pipes
+ *   watchExit(pid, callback)                   callback({code, signal}) once pid exited and
+ *                                              was reaped (pidfd_open + uv_poll on Node's loop)
  *
- * Every call is synchronous and never blocks: the only blocking descriptor created here is
+ * Every call is synchronous and none waits on I/O: the only blocking descriptor created here is
  * the listening socket, on which this process never calls accept(). Every descriptor created
  * here is close-on-exec, so a spawn running while one is open cannot leak it into another
  * worker. Failures throw an Error whose `code` is the errno name ("EADDRINUSE"), with
  * `syscall`, a negative numeric `errno` (Node's convention) and `path` where one applies.
+ * spawnProcess returns once the child has exec'd; watchExit reports later, on the loop.
+ *
+ * Files: this one (sockets, descriptors, the module), fcgipm_spawn.c (spawnProcess,
+ * watchExit), fcgipm_common.c (errors and argument helpers).
  */
-#include <node_api.h>
+#include "fcgipm_common.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -34,107 +42,6 @@
 #define RECV_MAX_BYTES (16 * 1024 * 1024)
 /* Room for this many descriptors per recvmsg; any beyond the first are closed, not leaked. */
 #define RECV_MAX_FDS 16
-
-/* ---- errors ------------------------------------------------------------------------------ */
-
-static const char *errno_name(int err)
-{
-    switch (err) {
-#define NAME(e) \
-    case e:     \
-        return #e;
-        NAME(EPERM) NAME(ENOENT) NAME(ESRCH) NAME(EINTR) NAME(EIO) NAME(ENXIO) NAME(E2BIG)
-        NAME(ENOEXEC) NAME(EBADF) NAME(ECHILD) NAME(EAGAIN) NAME(ENOMEM) NAME(EACCES)
-        NAME(EFAULT) NAME(EBUSY) NAME(EEXIST) NAME(EXDEV) NAME(ENODEV) NAME(ENOTDIR)
-        NAME(EISDIR) NAME(EINVAL) NAME(ENFILE) NAME(EMFILE) NAME(ENOTTY) NAME(ETXTBSY)
-        NAME(EFBIG) NAME(ENOSPC) NAME(ESPIPE) NAME(EROFS) NAME(EMLINK) NAME(EPIPE)
-        NAME(ERANGE) NAME(ENAMETOOLONG) NAME(ENOSYS) NAME(ELOOP) NAME(ENOTSOCK)
-        NAME(EDESTADDRREQ) NAME(EMSGSIZE) NAME(EPROTOTYPE) NAME(ENOPROTOOPT)
-        NAME(EPROTONOSUPPORT) NAME(EOPNOTSUPP) NAME(EAFNOSUPPORT) NAME(EADDRINUSE)
-        NAME(EADDRNOTAVAIL) NAME(ENETDOWN) NAME(ENETUNREACH) NAME(ECONNABORTED)
-        NAME(ECONNRESET) NAME(ENOBUFS) NAME(EISCONN) NAME(ENOTCONN) NAME(ETIMEDOUT)
-        NAME(ECONNREFUSED) NAME(EHOSTUNREACH) NAME(EALREADY) NAME(EINPROGRESS) NAME(EDQUOT)
-#undef NAME
-    default:
-        return "EUNKNOWN";
-    }
-}
-
-/* Throws the errno-style Error described at the top of the file; always returns NULL. */
-static napi_value throw_errno(napi_env env, const char *syscall, const char *path, int err)
-{
-    char text[128];
-    char message[PATH_MAX + 256];
-    napi_value code, msg, error, value;
-    const char *name = errno_name(err);
-
-    /* GNU strerror_r: thread-safe, returns the string (maybe not in text). */
-    const char *desc = strerror_r(err, text, sizeof text);
-    if (path != NULL)
-        snprintf(message, sizeof message, "%s %s: %s (%s)", syscall, path, name, desc);
-    else
-        snprintf(message, sizeof message, "%s: %s (%s)", syscall, name, desc);
-
-    if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code) != napi_ok ||
-        napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
-        napi_create_error(env, code, msg, &error) != napi_ok) {
-        napi_throw_error(env, name, message);
-        return NULL;
-    }
-    if (napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &value) == napi_ok)
-        napi_set_named_property(env, error, "syscall", value);
-    if (napi_create_int32(env, -err, &value) == napi_ok)
-        napi_set_named_property(env, error, "errno", value);
-    if (path != NULL && napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &value) == napi_ok)
-        napi_set_named_property(env, error, "path", value);
-    napi_throw(env, error);
-    return NULL;
-}
-
-/* ---- argument helpers (each throws a TypeError / RangeError and returns 0 on failure) ----- */
-
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv)
-{
-    size_t argc = want;
-
-    if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
-    if (argc < want) {
-        napi_throw_type_error(env, "ERR_MISSING_ARGS", "fcgipm_native: missing arguments");
-        return 0;
-    }
-    return 1;
-}
-
-static int get_int(napi_env env, napi_value value, const char *what, int min, int *out)
-{
-    char message[96];
-
-    if (napi_get_value_int32(env, value, out) != napi_ok) {
-        snprintf(message, sizeof message, "%s must be a number", what);
-        napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-        return 0;
-    }
-    if (*out < min) {
-        snprintf(message, sizeof message, "%s must be >= %d", what, min);
-        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
-        return 0;
-    }
-    return 1;
-}
-
-static napi_value make_int(napi_env env, int v)
-{
-    napi_value out;
-
-    return napi_create_int32(env, v, &out) == napi_ok ? out : NULL;
-}
-
-static napi_value make_undefined(napi_env env)
-{
-    napi_value out;
-
-    return napi_get_undefined(env, &out) == napi_ok ? out : NULL;
-}
 
 /* ---- listenUnix -------------------------------------------------------------------------- */
 
@@ -459,6 +366,8 @@ NAPI_MODULE_INIT()
         {"recvFd", NULL, recv_fd, NULL, NULL, NULL, napi_enumerable, NULL},
         {"socketPair", NULL, socket_pair, NULL, NULL, NULL, napi_enumerable, NULL},
         {"markInheritedCloexec", NULL, mark_inherited_cloexec, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"spawnProcess", NULL, spawn_process, NULL, NULL, NULL, napi_enumerable, NULL},
+        {"watchExit", NULL, watch_exit, NULL, NULL, NULL, napi_enumerable, NULL},
     };
 
     if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)
