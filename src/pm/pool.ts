@@ -21,7 +21,7 @@ import { OutputLines } from '../spawn/output-lines';
 import { waitUntilAccepting } from '../spawn/readiness';
 import { WorkerProcess, type WorkerExit, type WorkerSpawnOptions } from '../spawn/worker-process';
 import { CrashGuard } from './policy/crash-guard';
-import { retireAfterRequest, spawnForDemand, tick, INITIAL_TICK_STATE, type TickState } from './policy/scaling';
+import { retireAfterRequest, spawnForDemand, spawnForRecycle, tick, INITIAL_TICK_STATE, type TickState } from './policy/scaling';
 import type { PoolView, WorkerView } from './policy/snapshot';
 import type { PoolOptions } from './pool-options';
 import { PoolStats, type PoolStatsSnapshot } from './pool-stats';
@@ -463,6 +463,17 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
   }
 
+  /**
+   * Replacements for workers just retired for max-requests or lifetime, started before they
+   * have exited (policy: spawnForRecycle).
+   */
+  private spawnForRecycling(): void {
+    let leaving = 0;
+    for (const w of this.workers) if (w.state === 'draining' && (w.retireReason === 'max-requests' || w.retireReason === 'lifetime')) leaving += 1;
+    const wanted = spawnForRecycle(this.view(), this.options.scaling, this.host.room(), leaving);
+    for (let i = 0; i < wanted; i += 1) if (!this.trySpawn()) break;
+  }
+
   private liveWorkers(): number {
     return this.workers.size;
   }
@@ -513,8 +524,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     const reason = worker.slots === 1 ? retireAfterRequest(this.workerView(worker), this.options.scaling, Date.now()) : undefined;
     if (reason) {
       this.retire(worker, reason);
-      // The replacement starts now, before this worker has exited, when room allows:
-      // deliberate recycling must not slow the pool (mod_fcgid: 51 s for 25 requests).
+      if (reason === 'max-requests' || reason === 'lifetime') this.spawnForRecycling();
+      // Deliberate recycling must not slow the pool (mod_fcgid: 51 s for 25 requests).
       this.spawnForQueue();
       return;
     }

@@ -110,6 +110,31 @@ describe('recycling', () => {
     expect(snap.maxWaitMs).toBeLessThan(1_000);
   });
 
+  test('at its max, a pool recycling with --max-requests starts each replacement before the old worker leaves', async () => {
+    const s = await serve('hello', { minProcesses: 2, maxProcesses: 2, maxRequestsPerProcess: 3 });
+    await s.waitForIdle(2);
+    const events: string[] = [];
+    s.server.pool.on('worker-start', (pid) => events.push(`start ${String(pid)}`));
+    s.server.pool.on('worker-exit', (pid, _exit, reason) => events.push(`exit ${String(pid)} ${String(reason)}`));
+    const results = await load(`${s.base}/`, 2, 24);
+    expect(results.filter((r) => r.status !== 200)).toEqual([]);
+    await s.waitForIdle(2);
+    const exits = events.filter((e) => e.endsWith(' max-requests'));
+    expect(exits.length).toBeGreaterThanOrEqual(6);
+    // Before each recycled worker's exit, as many workers had been started as had left with it:
+    // the pool never waited for an exit to bring itself back to 2.
+    let started = 0;
+    let left = 0;
+    for (const e of events) {
+      if (e.startsWith('start ')) started += 1;
+      else {
+        left += 1;
+        expect(started).toBeGreaterThanOrEqual(left);
+      }
+    }
+    expect(liveWorkers(s)).toBe(2);
+  });
+
   test('--lifetime retires a busy worker only after its request', async () => {
     const s = await serve('slow', { maxProcesses: 1, lifetimeMs: 200 });
     const first = await httpRequest(`${s.base}/?sleep=600`);

@@ -48,14 +48,21 @@ export function spawnForDemand(view: PoolView, options: ScalingOptions, budget: 
 }
 
 /**
- * Event-driven twin of the tick's floor fill: workers to spawn NOW to bring the current
- * generation back to its floor (minProcesses, or maxProcesses for static), e.g. right after a
- * worker was retired for max-requests or lifetime. php-fpm respawns every child it did not
- * kill for idleness at once; mod_fcgid has no floor fill at all. Without this a recycled
- * worker would be replaced only on the next tick.
+ * Right after a worker was retired for max-requests or lifetime (it is in the view as
+ * draining, its request done): workers to spawn NOW, before it has exited, so that recycling
+ * never lowers what the pool serves with. As many as bring the current generation back to
+ * its floor (minProcesses, or maxProcesses for static) or cover the queued requests, whichever
+ * is more. `leaving` workers — retired for recycling, taking no more requests, gone within the
+ * kill grace — do not count against maxProcesses for this, so the replacement overlaps its
+ * predecessor instead of waiting for its exit (php-fpm and mod_fcgid respawn only after the
+ * exit, so a pool at its max serves one short meanwhile). The budget (a global cap across
+ * pools) still counts them.
  */
-export function spawnForFloor(view: PoolView, options: ScalingOptions, budget: number): number {
-  return clamp(processFloor(options) - countWorkers(view).serving, room(view, options, budget));
+export function spawnForRecycle(view: PoolView, options: ScalingOptions, budget: number, leaving: number): number {
+  const c = countWorkers(view);
+  const wanted = Math.max(processFloor(options) - c.serving, view.queued - c.starting - c.idle);
+  const limit = Math.min(options.maxProcesses - (view.workers.length - Math.max(0, leaving)), Number.isNaN(budget) ? 0 : budget);
+  return clamp(wanted, Math.max(0, Math.floor(limit)));
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { ScalingOptions } from '../../../src/pm/policy/options';
-import { retireAfterRequest, spawnForDemand, spawnForFloor, type RetireReason } from '../../../src/pm/policy/scaling';
+import { retireAfterRequest, spawnForDemand, spawnForRecycle, type RetireReason } from '../../../src/pm/policy/scaling';
 import type { PoolView, WorkerView } from '../../../src/pm/policy/snapshot';
 import { opts, pool, w } from './views';
 
@@ -40,18 +40,21 @@ describe('spawnForDemand', () => {
   });
 });
 
-describe('spawnForFloor', () => {
-  test.each<[string, PoolView, Partial<ScalingOptions>, number, number]>([
-    ['cold start to min', pool([]), { minProcesses: 3 }, Infinity, 3],
-    ['min 0 → 0', pool([]), { minProcesses: 0 }, Infinity, 0],
-    ['starting workers count toward min', pool([w('starting'), w('busy')]), { minProcesses: 3 }, Infinity, 1],
-    ['draining ones do not', pool([w('draining'), w('idle')]), { minProcesses: 2 }, Infinity, 1],
-    ['static fills to max', pool([w('busy')]), { mode: 'static', minProcesses: 1, maxProcesses: 4 }, Infinity, 3],
-    ['capped by max, draining included', pool([w('draining'), w('draining'), w('idle')]), { minProcesses: 3, maxProcesses: 4 }, Infinity, 1],
-    ['capped by budget', pool([]), { minProcesses: 5 }, 2, 2],
-    ['old generation never fills min', pool([w('idle', { generation: 1 }), w('busy', { generation: 1 })], 0, 2), { minProcesses: 2 }, Infinity, 2],
-  ])('%s', (_name, view, options, budget, expected) => {
-    expect(spawnForFloor(view, opts(options), budget)).toBe(expected);
+describe('spawnForRecycle', () => {
+  test.each<[string, PoolView, Partial<ScalingOptions>, number, number, number]>([
+    ['at max 4 with min 4: the recycled one is replaced before it leaves', pool([w('draining'), w('busy'), w('busy'), w('idle')]), { minProcesses: 4, maxProcesses: 4 }, Infinity, 1, 1],
+    ['static: back to max at once', pool([w('draining'), w('busy')]), { mode: 'static', maxProcesses: 2 }, Infinity, 1, 1],
+    ['ondemand, min 0, nothing queued: capacity follows demand, no replacement', pool([w('draining'), w('idle')]), { minProcesses: 0, maxProcesses: 4 }, Infinity, 1, 0],
+    ['ondemand, min 0, requests queued at max: replaced at once', pool([w('draining'), w('busy')], 3), { minProcesses: 0, maxProcesses: 2 }, Infinity, 1, 1],
+    ['queued requests beyond the recycled one: as many as max allows without the leaving ones', pool([w('draining'), w('busy')], 5), { maxProcesses: 3 }, Infinity, 1, 2],
+    ['a worker draining for another reason (a timeout) still counts against max', pool([w('draining'), w('draining'), w('busy')], 3), { maxProcesses: 3 }, Infinity, 1, 1],
+    ['no leaving workers: plain max', pool([w('draining'), w('busy')], 3), { maxProcesses: 2 }, Infinity, 0, 0],
+    ['starting workers count toward the floor', pool([w('draining'), w('starting'), w('busy')]), { minProcesses: 2, maxProcesses: 4 }, Infinity, 1, 0],
+    ['the budget (a global cap) counts the leaving ones: 0 → 0', pool([w('draining'), w('busy')]), { minProcesses: 2, maxProcesses: 2 }, 0, 1, 0],
+    ['NaN budget → 0', pool([w('draining')]), { minProcesses: 1 }, Number.NaN, 1, 0],
+    ['old generation never fills min', pool([w('draining'), w('idle', { generation: 1 })], 0, 2), { minProcesses: 2, maxProcesses: 4 }, Infinity, 1, 2],
+  ])('%s', (_name, view, options, budget, leaving, expected) => {
+    expect(spawnForRecycle(view, opts(options), budget, leaving)).toBe(expected);
   });
 });
 
