@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'node_modules/', 'coverage/', 'fixtures/', '**/*.js', '**/*.mjs'] },
+  { ignores: ['dist/', 'dist-*/', 'build/', 'node_modules/', 'coverage/', 'fixtures/', '**/*.js', '**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -60,9 +60,8 @@ function stripV4Mapped(addr: string | undefined): string {
   return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
 }
 
-/** Host header without its port ("[::1]:8080" → "[::1]"), else the local address. */
-function serverName(req: CgiRequestView): string {
-  const host = req.headers.host;
+/** Host header value without its port ("[::1]:8080" → "[::1]"), else the local address. */
+function serverName(host: string | undefined, req: CgiRequestView): string {
   if (host) {
     if (host.startsWith('[')) {
       const end = host.indexOf(']');
@@ -74,18 +73,71 @@ function serverName(req: CgiRequestView): string {
   return stripV4Mapped(req.socket.localAddress);
 }
 
+/** A request header name as a client spelled it, lower-cased, and its HTTP_* variable (null: not passed). */
+interface HeaderName {
+  readonly lower: string;
+  readonly variable: string | null;
+}
+
+/**
+ * Header names seen so far, by their spelling on the wire: clients send the same few names
+ * in the same case on every request, and deriving "HTTP_USER_AGENT" from "User-Agent" takes
+ * three new strings each time. Bounded, so that random names from a client cannot grow it.
+ */
+const HEADER_NAMES = new Map<string, HeaderName>();
+const HEADER_NAMES_MAX = 1024;
+
+function headerName(raw: string): HeaderName {
+  const known = HEADER_NAMES.get(raw);
+  if (known !== undefined) return known;
+  const lower = raw.toLowerCase();
+  // "X_Foo" would become HTTP_X_FOO just like "X-Foo": a client could forge a header a front
+  // proxy set. Apache 2.4 and nginx drop such names; so do we.
+  const variable = NOT_PASSED.has(lower) || lower.includes('_') ? null : `HTTP_${lower.toUpperCase().replace(/-/g, '_')}`;
+  const entry = { lower, variable };
+  if (HEADER_NAMES.size < HEADER_NAMES_MAX) HEADER_NAMES.set(raw, entry);
+  return entry;
+}
+
 /**
  * Builds the CGI/1.1 meta-variables (RFC 3875 §4.1) plus the customary extras that PHP and
  * libfcgi apps read (REQUEST_URI, SCRIPT_FILENAME, DOCUMENT_ROOT, REQUEST_SCHEME, …).
+ * On the hot path: one pass over the raw headers, no header object, no map (docs/benchmarks.md).
  */
 export function buildCgiParams(input: CgiEnvInput): Array<[string, string]> {
   const { req, target } = input;
   const q = input.url.indexOf('?');
   const queryString = q >= 0 ? input.url.slice(q + 1) : '';
+
+  // Repeated headers are joined as RFC 9110 §5.3 allows; Cookie with "; " (RFC 6265 §5.4).
+  // Host and Content-Type: the first one, as Node's req.headers keeps it.
+  const headers: Array<[string, string]> = [];
+  let host: string | undefined;
+  let contentType: string | undefined;
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = headerName(raw[i] ?? '');
+    const value = raw[i + 1] ?? '';
+    if (name.variable === null) {
+      if (contentType === undefined && name.lower === 'content-type') contentType = value;
+      continue;
+    }
+    if (host === undefined && name.lower === 'host') host = value;
+    let merged = false;
+    for (const pair of headers) {
+      if (pair[0] === name.variable) {
+        pair[1] = `${pair[1]}${name.lower === 'cookie' ? '; ' : ', '}${value}`;
+        merged = true;
+        break;
+      }
+    }
+    if (!merged) headers.push([name.variable, value]);
+  }
+
   const params: Array<[string, string]> = [
     ['GATEWAY_INTERFACE', 'CGI/1.1'],
     ['SERVER_SOFTWARE', input.serverSoftware],
-    ['SERVER_NAME', serverName(req)],
+    ['SERVER_NAME', serverName(host, req)],
     ['SERVER_ADDR', stripV4Mapped(req.socket.localAddress)],
     ['SERVER_PORT', String(req.socket.localPort ?? '')],
     ['SERVER_PROTOCOL', `HTTP/${req.httpVersion}`],
@@ -106,24 +158,8 @@ export function buildCgiParams(input: CgiEnvInput): Array<[string, string]> {
   if (target.pathInfo !== '' && target.documentRoot !== '') {
     params.push(['PATH_TRANSLATED', target.documentRoot + target.pathInfo]);
   }
-  const contentType = req.headers['content-type'];
   if (contentType !== undefined) params.push(['CONTENT_TYPE', contentType]);
-
-  // Repeated headers are joined as RFC 9110 §5.3 allows; Cookie with "; " (RFC 6265 §5.4).
-  const merged = new Map<string, string>();
-  const raw = req.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = (raw[i] ?? '').toLowerCase();
-    const value = raw[i + 1] ?? '';
-    // "X_Foo" would become HTTP_X_FOO just like "X-Foo": a client could forge a header a
-    // front proxy set. Apache 2.4 and nginx drop such names; so do we.
-    if (NOT_PASSED.has(name) || name.includes('_')) continue;
-    const prev = merged.get(name);
-    merged.set(name, prev === undefined ? value : `${prev}${name === 'cookie' ? '; ' : ', '}${value}`);
-  }
-  for (const [name, value] of merged) {
-    params.push([`HTTP_${name.toUpperCase().replace(/-/g, '_')}`, value]);
-  }
+  for (const pair of headers) params.push(pair);
   return params;
 }
 

@@ -95,6 +95,9 @@ export interface PoolHost {
   workerExited(pool: Pool): void;
 }
 
+/** The "reached its max processes" warning: at most one line per this many ms. */
+const AT_MAX_LOG_INTERVAL_MS = 10_000;
+
 const UNLIMITED_HOST: PoolHost = {
   room: () => Number.MAX_SAFE_INTEGER,
   needRoom: () => undefined,
@@ -125,6 +128,26 @@ export interface PoolEvents {
   'worker-ready': [pid: number | undefined];
   'worker-exit': [pid: number | undefined, exit: WorkerExit, reason: RetireReason | undefined];
   'generation-end': [generation: number];
+}
+
+/** A DispatchHandle: one object per request, no closures (it lives as long as the request). */
+class JobHandle implements DispatchHandle {
+  constructor(
+    private readonly pool: Pool,
+    private readonly job: Job,
+  ) {}
+
+  abort(): void {
+    this.pool.abortJob(this.job);
+  }
+
+  pauseResponse(): void {
+    this.job.connection?.pauseResponse();
+  }
+
+  resumeResponse(): void {
+    this.job.connection?.resumeResponse();
+  }
 }
 
 /**
@@ -158,6 +181,8 @@ export class Pool extends EventEmitter<PoolEvents> {
   private tickTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private atMax = false;
+  private atMaxLoggedAt = -Infinity;
+  private atMaxUnlogged = 0;
   private lastStartFailure: FcgipmError | undefined;
   /** FCGI_KEEP_CONN in use; turned off once the app shows it closes connections anyway. */
   private keepConn: boolean;
@@ -213,11 +238,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       busyTimer: undefined,
       stderr: undefined,
     };
-    const handle: DispatchHandle = {
-      abort: () => this.abortJob(job),
-      pauseResponse: () => job.connection?.pauseResponse(),
-      resumeResponse: () => job.connection?.resumeResponse(),
-    };
+    const handle = new JobHandle(this, job);
     this.stats.accepted += 1;
     if (this.closing) {
       process.nextTick(() => this.finish(job, new ClosedError(`pool ${this.options.name} is shutting down`)));
@@ -441,6 +462,12 @@ export class Pool extends EventEmitter<PoolEvents> {
   /** Spawns workers for waiting requests, in parallel, up to maxProcesses. */
   private spawnForQueue(): void {
     if (this.queue.length === 0) return;
+    // At the max (the usual state under load) nothing can be spawned: skip the policy's
+    // view of every worker, which this would otherwise build for each queued request.
+    if (this.workers.size >= this.options.scaling.maxProcesses) {
+      this.noteAtMax();
+      return;
+    }
     const room = this.host.room();
     const wanted = spawnForDemand(this.view(), this.options.scaling, room);
     let started = 0;
@@ -450,17 +477,30 @@ export class Pool extends EventEmitter<PoolEvents> {
       return;
     }
     const live = this.liveWorkers();
-    if (this.queue.length > this.startingWorkers() && live >= this.options.scaling.maxProcesses && !this.atMax) {
-      // Once per episode, like php-fpm's "server reached pm.max_children".
-      this.atMax = true;
-      this.stats.maxProcessesReached += 1;
-      this.log.warn(
-        { maxProcesses: this.options.scaling.maxProcesses, queued: this.queue.length },
-        'pool reached its max processes; requests are queued',
-      );
-    } else if (room <= 0 && live < this.options.scaling.maxProcesses && this.queue.length > this.startingWorkers()) {
+    if (live >= this.options.scaling.maxProcesses) {
+      this.noteAtMax();
+    } else if (room <= 0 && this.queue.length > this.startingWorkers()) {
       this.host.needRoom(this);
     }
+  }
+
+  /** Requests wait although the pool is at its max: counted and logged once per episode. */
+  private noteAtMax(): void {
+    if (this.atMax || this.queue.length <= this.startingWorkers()) return;
+    // Counted once per episode, like php-fpm's "max children reached"; logged at most once
+    // per AT_MAX_LOG_INTERVAL_MS (under steady load an episode ends and starts again within
+    // milliseconds, whenever the queue runs empty for a moment).
+    this.atMax = true;
+    this.stats.maxProcessesReached += 1;
+    this.atMaxUnlogged += 1;
+    const now = Date.now();
+    if (now - this.atMaxLoggedAt < AT_MAX_LOG_INTERVAL_MS) return;
+    this.log.warn(
+      { maxProcesses: this.options.scaling.maxProcesses, queued: this.queue.length, episodes: this.atMaxUnlogged },
+      'pool reached its max processes; requests are queued',
+    );
+    this.atMaxLoggedAt = now;
+    this.atMaxUnlogged = 0;
   }
 
   /**
@@ -762,7 +802,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
   }
 
-  private abortJob(job: Job): void {
+  /** @internal JobHandle.abort. */
+  abortJob(job: Job): void {
     const state = job.state;
     if (state === 'done') return;
     const worker = job.worker;
