@@ -90,7 +90,9 @@ export function forwardFastcgi(req: FcgiServerRequest, res: FcgiServerResponse, 
     return;
   }
   const t = route.target;
-  const forwarded = paramsFor(req.params, { SCRIPT_FILENAME: t.scriptFilename, SCRIPT_NAME: t.scriptName, PATH_INFO: t.pathInfo });
+  const forwarded = route.keepSplit
+    ? req.params.map((pair): readonly [string, string] => (pair[0] === 'SCRIPT_FILENAME' ? [pair[0], t.scriptFilename] : pair))
+    : paramsFor(req.params, { SCRIPT_FILENAME: t.scriptFilename, SCRIPT_NAME: t.scriptName, PATH_INFO: t.pathInfo });
   // A body comes with CONTENT_LENGTH > 0, or without any length (nginx streaming a chunked
   // upload with fastcgi_request_buffering off); an authorizer never gets one (spec §6.3).
   const declared = params.get('CONTENT_LENGTH') ?? '';

@@ -55,7 +55,9 @@ import path from 'node:path';
 import { classSettings } from '../config/merge';
 import type { AppRoute, AuthApp, AuthRule, Config, PoolSettings, SiteConfig, Wrapper } from '../config/types';
 import { decodePath, type ScriptTarget } from './cgi-env';
+import { isPhpCgi } from '../pm/php-cgi';
 import { bytesToText, DocumentRoot, textToBytes, type DocLookup } from './doc-root';
+import { interpreterScript, PHP_EXTENSIONS, type InterpreterPolicy } from './interpreter-script';
 
 export interface ClassSpec {
   readonly command: string;
@@ -68,7 +70,11 @@ export interface ClassSpec {
 }
 
 export type RouteResult =
-  | { kind: 'script'; spec: ClassSpec; target: ScriptTarget; site: SiteConfig; viaIndex?: boolean }
+  /**
+   * keepSplit: the web server's SCRIPT_NAME and PATH_INFO go to the app as it sent them (an
+   * interpreter pool behind a FastCGI front end, interpreter-script.ts).
+   */
+  | { kind: 'script'; spec: ClassSpec; target: ScriptTarget; site: SiteConfig; viaIndex?: boolean; keepSplit?: boolean }
   /** A directory named without its trailing slash: 301 to it (Apache mod_dir's DirectorySlash). */
   | { kind: 'redirect'; location: string; site: SiteConfig }
   | { kind: 'deny'; status: 400 | 403 | 404; reason: string; site: SiteConfig | undefined };
@@ -90,6 +96,8 @@ interface AppEntry {
   /** SCRIPT_FILENAME sent to the app: its script, else its command (byte string). */
   readonly scriptFilename: string;
   readonly spec: ClassSpec;
+  /** Runs the script the web server names (php-cgi without a `script`): see interpreter-script.ts. */
+  readonly interpreter: InterpreterPolicy | undefined;
 }
 
 interface WrapperEntry {
@@ -287,6 +295,7 @@ export class Router {
       const early = this.fastcgiUri(params);
       if (early !== undefined && !('status' in early)) {
         const app = this.matchApp(r, early.path);
+        if (app?.entry.interpreter) return this.interpreterResult(r, app.entry, app.entry.interpreter, filename, params);
         if (app) return this.appResult(r, app.entry, app.entry.prefix, app.rest);
       }
 
@@ -304,6 +313,7 @@ export class Router {
     if (uri !== undefined && 'status' in uri) return deny(uri.status, uri.reason, site);
     if (uri) {
       const app = this.matchApp(r, uri.path);
+      if (app?.entry.interpreter) return this.interpreterResult(r, app.entry, app.entry.interpreter, undefined, params);
       if (app) return this.appResult(r, app.entry, app.entry.prefix, app.rest);
     }
     return deny(404, rawFilename === undefined ? 'no app serves this path' : 'SCRIPT_FILENAME is not served here', site);
@@ -358,6 +368,7 @@ export class Router {
         prefix: prefixBytes(app.prefix),
         scriptFilename: textToBytes(app.script ?? app.command),
         spec: { command: app.command, args: app.args, settings: classSettings(this.config, site, app.command, app), vhost, handoff: app.handoff },
+        interpreter: app.script === undefined && isPhpCgi(app.command) ? { roots: [], extensions: PHP_EXTENSIONS } : undefined,
       }))
       .sort((a, b) => b.prefix.length - a.prefix.length);
     const wrappers = new Map<string, WrapperEntry>();
@@ -411,6 +422,24 @@ export class Router {
     };
   }
 
+  /** An interpreter pool behind a FastCGI front end runs the script the web server chose. */
+  private interpreterResult(r: SiteRoutes, entry: AppEntry, policy: InterpreterPolicy, filename: string | undefined, params: ReadonlyMap<string, string>): RouteResult {
+    const checked = interpreterScript(filename, params, policy);
+    if (!checked.ok) return deny(checked.status, checked.reason, r.site);
+    return {
+      kind: 'script',
+      spec: entry.spec,
+      target: {
+        scriptName: params.get('SCRIPT_NAME') ?? '',
+        pathInfo: params.get('PATH_INFO') ?? '',
+        scriptFilename: checked.scriptFilename,
+        documentRoot: params.get('DOCUMENT_ROOT') ?? '',
+      },
+      site: r.site,
+      keepSplit: true,
+    };
+  }
+
   /**
    * The app whose file SCRIPT_FILENAME names (or names with a tail after "/"): the longest
    * such file; among apps sharing it, the one whose prefix matches the URI, else the first.
@@ -418,7 +447,8 @@ export class Router {
   private appByFile(r: SiteRoutes, filename: string, params: ReadonlyMap<string, string>): AppEntry | undefined {
     let best: AppEntry[] = [];
     for (const entry of r.apps) {
-      if (!underPrefix(filename, entry.scriptFilename)) continue;
+      // An interpreter's own binary is never a script it runs.
+      if (entry.interpreter || !underPrefix(filename, entry.scriptFilename)) continue;
       const length = best[0]?.scriptFilename.length ?? -1;
       if (entry.scriptFilename.length > length) best = [entry];
       else if (entry.scriptFilename.length === length) best.push(entry);
