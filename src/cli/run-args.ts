@@ -55,7 +55,7 @@ export interface RunArgs {
 export const RUN_USAGE = `usage: fcgipm run [options] [--] COMMAND [ARG...]
 
 Spawns COMMAND as FastCGI workers (a listening socket on fd 0, like mod_fcgid) and serves
-HTTP through them.
+HTTP through them. COMMAND is found as a shell finds it: a bare name in PATH.
 
   --http HOST:PORT        HTTP front end (default 127.0.0.1:8080; "off" disables)
   --fastcgi ADDR          FastCGI front end for nginx fastcgi_pass or Apache mod_proxy_fcgi:

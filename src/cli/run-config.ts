@@ -4,6 +4,8 @@
  * app at "/" that carries the pool flags.
  */
 import path from 'node:path';
+import { InvalidArgumentError } from '../errors';
+import { findCommand } from './command-path';
 import { DEFAULT_LOG_LEVEL, DEFAULT_MAX_PROCESSES, DEFAULT_MAX_REQUEST_BODY_BYTES } from '../config/schema';
 import type { AppRoute, Config, ListenTarget, PoolSettings } from '../config/types';
 import type { ListenAddress, RunArgs } from './run-args';
@@ -58,11 +60,15 @@ function poolSettings(args: RunArgs): PoolSettings {
 
 /** The Config `fcgipm run [options] COMMAND [ARG...]` stands for. */
 export function configFromRunArgs(args: RunArgs): Config {
+  if (!args.command.includes('/') && findCommand(args.command) === undefined) {
+    throw new InvalidArgumentError(`cannot run ${args.command}: not found in PATH (${process.env.PATH ?? ''})`);
+  }
   const app: AppRoute = {
     ...poolSettings(args),
     prefix: '/',
-    // Relative to where fcgipm was started, as a shell would run it.
-    command: path.resolve(args.command),
+    // As a shell would run it: a bare name from PATH, a path relative to where fcgipm was
+    // started.
+    command: findCommand(args.command) ?? path.resolve(args.command),
     args: [...args.args],
     ...(args.script !== undefined ? { script: path.resolve(args.script) } : {}),
     handoff: args.handoff,

@@ -53,6 +53,16 @@ describe('fcgipm run', () => {
     expect((await c.exited).code).toBe(0);
   });
 
+  test('a bare command name is looked up in PATH, as a shell would; one found nowhere is a usage error naming PATH', async () => {
+    const found = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(dir(), 'sock'), '--', 'sh', '-c', 'exit 0']);
+    const started = await found.waitForLine((l) => l.msg === 'fcgipm ready');
+    expect(started).toBeDefined();
+    expect(found.lines.some((l) => l.command === '/usr/bin/sh' || l.command === '/bin/sh')).toBe(true);
+    const missing = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(dir(), 'sock'), '--', 'no-such-command-anywhere']);
+    expect((await missing.exited).code).toBe(2);
+    expect(missing.stderr()).toContain(`fcgipm: cannot run no-such-command-anywhere: not found in PATH (${process.env.PATH ?? ''})\n`);
+  });
+
   test('a missing command is one clear line and exit 1', async () => {
     const c = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(dir(), 'sock'), '--', './no/such/app.fcgi']);
     const exit = await c.exited;
