@@ -17,6 +17,8 @@
 #          --path /URL (/)  --args "fcgipm run options"  --args-a / --args-b "options for one side"
 #          --node-a "node flags"  --node-b "node flags"
 set -euo pipefail
+# fcgipm refuses to run workers as root unless told (as php-fpm does); the peers run as root too.
+root_args=""; [ "$(id -u)" = 0 ] && root_args="--allow-root"
 cd "$(dirname "$0")/.."
 rounds=3 seconds=4 procs=4 app=fixtures/fcgi-apps/build/hello.fcgi url=/ args="" args_a="" args_b="" node_a="" node_b=""
 while [ $# -gt 0 ]; do
@@ -52,7 +54,7 @@ start() { # dist nodeflags port side-args
   mkdir -p "$scratch/ipc-$3"
   # shellcheck disable=SC2086
   FCGIPM_LOG_LEVEL=warn node $2 -e "require(require('path').resolve('$1/cli/main.js')).main(process.argv.slice(1))" \
-    run --http "127.0.0.1:$3" --ipc-dir "$scratch/ipc-$3" --min "$procs" --max "$procs" $args $4 -- "$app" >"$scratch/$3.log" 2>&1 &
+    run $root_args --http "127.0.0.1:$3" --ipc-dir "$scratch/ipc-$3" --min "$procs" --max "$procs" $args $4 -- "$app" >"$scratch/$3.log" 2>&1 &
   pids+=($!)
 }
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }

@@ -70,7 +70,7 @@ async function scenario(name, runArgs, urlPath, o, scratch, close) {
   const dir = fs.mkdtempSync(path.join(scratch, `${name}-`));
   const ipcDir = path.join(dir, 'ipc');
   const port = await freePort();
-  const args = ['bin/fcgipm.js', 'run', '--http', `${HOST}:${port}`, '--ipc-dir', ipcDir, '--max', String(o.max), ...runArgs];
+  const args = ['bin/fcgipm.js', 'run', ...(process.geteuid?.() === 0 ? ['--allow-root'] : []), '--http', `${HOST}:${port}`, '--ipc-dir', ipcDir, '--max', String(o.max), ...runArgs];
   const child = startProcess(process.execPath, args, { FCGIPM_LOG_LEVEL: 'warn' }, path.join(dir, 'fcgipm.log'), ipcDir);
   const url = `http://${HOST}:${port}${urlPath}`;
   try {

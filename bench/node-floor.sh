@@ -14,6 +14,8 @@
 #
 # Needs wrk, nginx, spawn-fcgi (apt-get install -y wrk nginx spawn-fcgi), dist/ and the fixtures.
 set -euo pipefail
+# fcgipm refuses to run workers as root unless told (as php-fpm does); the peers run as root too.
+root_args=""; [ "$(id -u)" = 0 ] && root_args="--allow-root"
 cd "$(dirname "$0")/.."
 rounds=3 seconds=5 conns=32
 while [ $# -gt 0 ]; do
@@ -34,7 +36,7 @@ node --max-semi-space-size=2 -e '
 const body = Buffer.from(`Hello from fcgipm fixture pid=${process.pid} request=1 uid=0\n`);
 require("http").createServer((req, res) => { res.setHeader("Content-Type", "text/plain"); res.end(body); }).listen(18201, "127.0.0.1");' &
 pids+=($!)
-FCGIPM_LOG_LEVEL=error bin/fcgipm.js run --http 127.0.0.1:18202 --ipc-dir "$scratch/ipc" --min 4 --max 4 -- "$app" &
+FCGIPM_LOG_LEVEL=error bin/fcgipm.js run $root_args --http 127.0.0.1:18202 --ipc-dir "$scratch/ipc" --min 4 --max 4 -- "$app" &
 pids+=($!)
 spawn-fcgi -n -s "$scratch/spawn.sock" -F 4 -- "$app" >/dev/null 2>&1 &
 pids+=($!)

@@ -48,7 +48,7 @@ const { performance } = require('node:perf_hooks');
 const { ROOT, HOST, UsageError, number, fixturePath, quote, tail, commandOutput, machineFacts } = require('./lib/common');
 const { childPids, exeOf, freePort, liveHandles, rssKiB, sameExeGroup, signal, socketHolders, startProcess, stopAll } = require('./lib/processes');
 const { get, send, sleep, waitListening } = require('./lib/http');
-const { startFcgipm, startFcgipmServe } = require('./lib/fcgipm');
+const { ROOT_CONFIG_LINE, startFcgipm, startFcgipmServe } = require('./lib/fcgipm');
 const { apacheFacts, missingPieces, runUser, startApache } = require('./lib/apache');
 const { NGINX, nginxVersion, fastcgiLocation, upstream, startNginx } = require('./lib/nginx');
 const { LIGHTTPD, lighttpdVersion, startLighttpd } = require('./lib/lighttpd');
@@ -339,6 +339,7 @@ async function fcgipmPhp(ctx) {
     'logLevel: warn',
     `listen: { http: ${s(`${HOST}:${port}`)} }`,
     'defaults:',
+    ROOT_CONFIG_LINE,
     `  minProcesses: ${ctx.procs}`,
     `  maxProcesses: ${ctx.procs}`,
     `  env: { PHPRC: ${s(ctx.php.env.PHPRC)}, PHP_INI_SCAN_DIR: ${s(ctx.php.env.PHP_INI_SCAN_DIR)} }`,

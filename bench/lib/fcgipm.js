@@ -10,6 +10,15 @@ const { freePort, startProcess } = require('./processes');
 const DEFAULT_CLI = 'bin/fcgipm.js';
 
 /**
+ * fcgipm refuses to run workers as root (as php-fpm does) unless told: a benchmark run as root
+ * (this machine's CI, a fresh VM) says so, like the peers it runs beside, which run as root too.
+ */
+const AS_ROOT = process.geteuid?.() === 0;
+const ROOT_ARGS = AS_ROOT ? ['--allow-root'] : [];
+/** The same for a generated config, under `defaults:` (two spaces of indent), or ''. */
+const ROOT_CONFIG_LINE = AS_ROOT ? '  allowRoot: true' : '';
+
+/**
  * Starts `node <cli> run --http 127.0.0.1:<free port> --ipc-dir <scratch>/ipc [--max N]
  * [--max-requests N] -- fixtures/fcgi-apps/build/<fixture>.fcgi` and returns at once (no
  * readiness wait): { child, port, base (http://host:port), ipcDir, logFile, commandLine,
@@ -30,7 +39,7 @@ async function startFcgipm(options, scratch) {
   const port = options.http === false ? undefined : await freePort();
   const ipcDir = path.join(scratch, 'ipc');
   fs.mkdirSync(ipcDir, { mode: 0o700 });
-  const args = ['run', '--http', port === undefined ? 'off' : `${HOST}:${port}`, '--ipc-dir', ipcDir];
+  const args = ['run', ...ROOT_ARGS, '--http', port === undefined ? 'off' : `${HOST}:${port}`, '--ipc-dir', ipcDir];
   if (options.fastcgi !== undefined) args.push('--fastcgi', options.fastcgi);
   if (options.min !== undefined) args.push('--min', String(options.min));
   if (options.max !== undefined) args.push('--max', String(options.max));
@@ -71,4 +80,4 @@ function launch(cliArgs, scratch, ipcDir, options) {
   return { child, logFile, commandLine, startedAt };
 }
 
-module.exports = { DEFAULT_CLI, startFcgipm, startFcgipmServe };
+module.exports = { DEFAULT_CLI, ROOT_ARGS, ROOT_CONFIG_LINE, startFcgipm, startFcgipmServe };

@@ -55,10 +55,6 @@ function serveUntilStopped(
   drainTimeoutMs: number,
   others?: { stop(): Promise<void> },
 ): Promise<number> {
-  if (process.getuid?.() === 0 && server.config.sites.some((site) => usesRoot(server.config, site))) {
-    // php-fpm refuses to start like this; mod_fcgid runs apps as Apache's User.
-    logger.warn('workers run as root: set user (--user, or user: in the config) to run them as an unprivileged user');
-  }
   // SIGHUP: a new generation of workers (a deployed binary is picked up); nothing is dropped.
   process.on('SIGHUP', reload);
   // Logged once the signals are handled: a supervisor may signal as soon as it sees it.
@@ -88,12 +84,6 @@ function serveUntilStopped(
     // A front end started by the first one stops with it (front-ends.ts).
     followFirstFrontEnd(() => stop('SIGTERM'));
   });
-}
-
-/** Whether some class of the site would run as root: no user at the site or defaults level. */
-function usesRoot(config: Config, site: Config['sites'][number]): boolean {
-  const user = site.pool.user ?? config.defaults.user;
-  return user === undefined && [...site.apps, ...site.wrappers].some((a) => a.user === undefined);
 }
 
 async function start(config: Config, logger: Logger): Promise<Server | undefined> {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, SpawnError } from '../errors';
 import type { Logger } from '../log';
+import { ROOT_WAYS_OUT, rootReason } from '../spawn/exec-helper';
 import type { IpcDir } from '../spawn/ipc-dir';
 import type { WorkerExit } from '../spawn/worker-process';
 import type { RetireReason } from './worker';
@@ -76,6 +77,9 @@ export class Manager extends EventEmitter<ManagerEvents> implements PoolHost {
 
   addPool(options: PoolOptions): Pool {
     if (this.pools.has(options.name)) throw new InvalidArgumentError(`two pools are named ${options.name}`);
+    // Refused when the pool is made (at start-up for the configured ones), not at each spawn.
+    const root = rootReason(options, process.getgid?.(), process.geteuid?.());
+    if (root !== undefined) throw new SpawnError(`pool ${options.name}: refusing to run workers as root (${root}): ${ROOT_WAYS_OUT}`);
     const pool = new Pool(options, { ipcDir: this.ipcDir, logger: this.log, host: this });
     this.pools.set(options.name, pool);
     const name = options.name;

@@ -130,18 +130,34 @@ export function requireExecHelper(): string {
 }
 
 /**
- * Refuses root for a worker unless `allowRoot`: uid 0, gid 0, group 0 among the
- * supplementary groups, or a uid without a gid while the manager's gid is 0 (the worker would
- * keep group root). Not setting uid at all — the worker runs as the manager — is fine.
+ * Refuses an identity that names root for a worker unless `allowRoot` (SpawnError naming the
+ * two ways out): uid 0, gid 0, group 0 among the supplementary groups, or a uid without a gid
+ * while the manager's gid is 0 (the worker would keep group root).
  */
 export function refuseRoot(options: WorkerIdentity & { allowRoot?: boolean }, managerGid: number | undefined = process.getgid?.()): void {
-  if (options.allowRoot === true) return;
+  // The manager's own uid is the pool's business (Manager.addPool refuses such a pool when it
+  // is made); here only an identity that names root is refused.
+  const what = rootReason(options, managerGid, undefined);
+  if (what !== undefined) throw new SpawnError(`refusing to run workers as root (${what}): ${ROOT_WAYS_OUT}`);
+}
+
+/** The two ways out, named in every refusal (php-fpm: "please specify user and group other than root"). */
+export const ROOT_WAYS_OUT = 'set a user for them (--user USER, or user: in the config) or allow root (--allow-root, or allowRoot: true)';
+
+/**
+ * Why workers with this identity would run as root, or undefined when they would not or root
+ * is allowed. Without a uid they keep the manager's: root when the manager runs as root, as
+ * php-fpm refuses to (it needs --allow-to-run-as-root).
+ */
+export function rootReason(options: WorkerIdentity & { allowRoot?: boolean }, managerGid: number | undefined, managerUid: number | undefined): string | undefined {
+  if (options.allowRoot === true) return undefined;
   let what: string | undefined;
-  if (options.uid === 0) what = 'uid 0';
+  if (options.uid === undefined && managerUid === 0) what = 'fcgipm runs as root and no user is set';
+  else if (options.uid === 0) what = 'uid 0';
   else if (options.gid === 0) what = 'gid 0';
   else if (options.groups?.includes(0)) what = 'group 0 in groups';
   else if (options.uid !== undefined && options.gid === undefined && managerGid === 0) what = `uid ${options.uid} would keep the manager's gid 0: set gid`;
-  if (what !== undefined) throw new SpawnError(`refusing to run workers as root: set allowRoot (${what})`);
+  return what;
 }
 
 /** The helper's failure line is one line of at most PIPE_BUF bytes. */

@@ -63,6 +63,16 @@ describe('fcgipm run', () => {
     expect(missing.stderr()).toContain(`fcgipm: cannot run no-such-command-anywhere: not found in PATH (${process.env.PATH ?? ''})\n`);
   });
 
+  const asRoot = process.geteuid?.() === 0 ? test : test.skip;
+  asRoot('as root without --user or --allow-root, workers are refused before anything listens: one line naming the pool and both ways out', async () => {
+    const c = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(dir(), 'sock'), '--', fixture('hello')], 0, { asRoot: 'refused' });
+    expect((await c.exited).code).toBe(1);
+    expect(c.stderr()).toBe(
+      'fcgipm: pool hello.fcgi: refusing to run workers as root (fcgipm runs as root and no user is set): set a user for them (--user USER, or user: in the config) or allow root (--allow-root, or allowRoot: true)\n',
+    );
+    expect(c.lines.some((l) => l.msg === 'fcgipm ready')).toBe(false);
+  });
+
   test('a missing command is one clear line and exit 1', async () => {
     const c = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(dir(), 'sock'), '--', './no/such/app.fcgi']);
     const exit = await c.exited;

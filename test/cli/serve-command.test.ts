@@ -14,6 +14,8 @@ function config(d: string, prefix: string, extra = ''): string {
   return `
 ipcDir: ${d}/sock
 listen: { http: 127.0.0.1:0 }
+# The tests run as root on CI.
+defaults: { allowRoot: true }
 sites:
   - apps:
       - { prefix: ${prefix}, command: ${fixture('hello')} }

@@ -19,6 +19,8 @@ test('examples/site.yaml loads and serves its PHP document root and its app', as
   server = await startServer(
     {
       ...config,
+      // The tests run as root on CI; the example itself leaves root refused.
+      defaults: { ...config.defaults, allowRoot: true },
       ipcDir: path.join(dir, 'sock'),
       listen: { ...config.listen, http: { kind: 'tcp', host: '127.0.0.1', port: 0 }, fastcgi: { kind: 'unix', path: path.join(dir, 'fcgi.sock') } },
     },

@@ -269,8 +269,8 @@ describe('global max across classes', () => {
     const ipcDir = new IpcDir({ dir: path.join(dir, 'sock') });
     ipcDir.prepare();
     const manager = new Manager({ ipcDir, logger: silentLogger() }, { maxProcesses: 2 });
-    const a = manager.addPool(resolvePoolOptions({ name: 'a', command: fixture('slow'), maxProcesses: 2 }));
-    const b = manager.addPool(resolvePoolOptions({ name: 'b', command: fixture('hello'), maxProcesses: 2 }));
+    const a = manager.addPool(resolvePoolOptions({ name: 'a', command: fixture('slow'), maxProcesses: 2, allowRoot: true }));
+    const b = manager.addPool(resolvePoolOptions({ name: 'b', command: fixture('hello'), maxProcesses: 2, allowRoot: true }));
     const events: string[] = [];
     manager.on('worker-exit', (pool, _pid, _exit, reason) => events.push(`${pool} exit ${String(reason)}`));
     const front = new HttpFrontend({
@@ -322,10 +322,13 @@ describe('identity', () => {
     const sock = fs.readdirSync(s.ipcDir)[0]!;
     expect(fs.statSync(path.join(s.ipcDir, sock)).uid).toBe(65534);
 
-    const root = await serve(app, { uid: 0, gid: 0, queueTimeoutMs: 5_000 });
-    const refused = await httpRequest(`${root.base}/`);
-    expect(refused.status).toBe(503);
-    expect(root.lines.some((l) => typeof l.err === 'string' && l.err.includes('refusing to run workers as root'))).toBe(true);
+    // Refused when the pool is made, naming it and the two ways out (php-fpm refuses to start).
+    await expect(serve(app, { uid: 0, gid: 0, allowRoot: false })).rejects.toThrow(
+      /^pool hello\.fcgi: refusing to run workers as root \(uid 0\): set a user for them \(--user USER, or user: in the config\) or allow root \(--allow-root, or allowRoot: true\)$/,
+    );
+    await expect(serve(app, { allowRoot: false })).rejects.toThrow(/\(fcgipm runs as root and no user is set\)/);
+    const allowed = await serve(app, { allowRoot: true });
+    expect((await httpRequest(`${allowed.base}/`)).body.toString()).toMatch(/uid=0\n$/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -44,10 +44,16 @@ export function dir(): string {
   return d;
 }
 
-export function cli(args: string[], extraFds = 0): Cli {
+/**
+ * The tests run as root on CI: a `run` gets --allow-root (its workers would be refused as
+ * root otherwise) unless `asRoot: 'refused'` leaves it out, to test that refusal.
+ */
+export function cli(args: string[], extraFds = 0, options: { asRoot?: 'allowed' | 'refused' } = {}): Cli {
   const stdio: Array<'pipe' | 'ignore'> = ['ignore', 'pipe', 'pipe'];
   for (let i = 0; i < extraFds; i += 1) stdio.push('pipe');
-  const child = spawn(process.execPath, [BIN, ...args], { stdio });
+  const allow = args[0] === 'run' && options.asRoot !== 'refused' && !args.includes('--allow-root');
+  const argv = allow ? ['run', '--allow-root', ...args.slice(1)] : args;
+  const child = spawn(process.execPath, [BIN, ...argv], { stdio });
   let err = '';
   let buf = '';
   const lines: Array<Record<string, unknown>> = [];

@@ -27,7 +27,10 @@ export async function serveConfig(yamlText: string | ((dir: string) => string), 
   const configFile = path.join(dir, 'fcgipm.yaml');
   fs.writeFileSync(configFile, text);
   const { logger, lines, waitForLine } = memoryLogger();
-  const server = await startServer(parseConfig(text, configFile), logger);
+  // The tests run as root on CI: workers may too, unless the config says otherwise.
+  const parsed = parseConfig(text, configFile);
+  const config = { ...parsed, defaults: { allowRoot: true, ...parsed.defaults } };
+  const server = await startServer(config, logger);
   const served: ServedConfig = {
     server,
     base: server.httpAddress ? `http://127.0.0.1:${server.httpAddress.port}` : '',

@@ -30,7 +30,8 @@ export async function serve(
   const { logger, lines, waitForLine } = memoryLogger();
   const command = fixtureOrPath.includes('/') ? fixtureOrPath : fixture(fixtureOrPath);
   const server = await startRunServer({
-    pool: { command, ...pool },
+    // The tests run as root on CI: workers may too, unless a test says otherwise.
+    pool: { command, allowRoot: true, ...pool },
     ipcDir,
     http: { host: '127.0.0.1', port: 0 },
     logger,

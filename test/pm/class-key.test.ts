@@ -55,14 +55,14 @@ describe('process classes (mod_fcgid: inode + device, command line, uid, gid, vh
     const ipcDir = new IpcDir({ dir: path.join(dir, 'sock') });
     ipcDir.prepare();
     const manager = new Manager({ ipcDir, logger: silentLogger() });
-    const a = manager.poolForClass({ command: app });
-    expect(manager.poolForClass({ command: app })).toBe(a);
-    const vhost = manager.poolForClass({ command: app }, 'example.org');
+    const a = manager.poolForClass({ command: app, allowRoot: true });
+    expect(manager.poolForClass({ command: app, allowRoot: true })).toBe(a);
+    const vhost = manager.poolForClass({ command: app, allowRoot: true }, 'example.org');
     expect(vhost).not.toBe(a);
     expect(vhost.name).toBe('example.org:app.fcgi');
     fs.copyFileSync(fixture('hello'), `${app}.new`);
     fs.renameSync(`${app}.new`, app);
-    const redeployed = manager.poolForClass({ command: app });
+    const redeployed = manager.poolForClass({ command: app, allowRoot: true });
     expect(redeployed).not.toBe(a);
     expect(redeployed.name).toBe('app.fcgi#2');
     await manager.close(1000);

@@ -361,7 +361,7 @@ describe('identity', () => {
     for (const options of refused) {
       const socketPath = path.join(dir, 'never');
       const err = spawnError(() => WorkerProcess.spawn({ command: probe, socketPath, logger: log.logger, ...options }));
-      expect(err.message).toMatch(/^refusing to run workers as root: set allowRoot \(/);
+      expect(err.message).toMatch(/^refusing to run workers as root \(.*\): set a user for them \(--user USER, or user: in the config\) or allow root/);
       expect(err.code).toBe('FCGIPM_ERR_SPAWN');
       expect(fs.existsSync(socketPath)).toBe(false);
     }
