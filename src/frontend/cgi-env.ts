@@ -149,12 +149,14 @@ export function buildCgiParams(input: CgiEnvInput): Array<[string, string]> {
     ['QUERY_STRING', queryString],
     ['SCRIPT_NAME', target.scriptName],
     ['SCRIPT_FILENAME', target.scriptFilename],
-    ['PATH_INFO', target.pathInfo],
     ['DOCUMENT_ROOT', target.documentRoot],
     // mod_fcgid always sends CONTENT_LENGTH (0 without a body); legacy binaries written for
     // it call atoi(getenv("CONTENT_LENGTH")) and must not get NULL.
     ['CONTENT_LENGTH', String(input.contentLength ?? 0)],
   ];
+  // No path info, no PATH_INFO: Apache (mod_fcgid) never sets it empty, and code written for
+  // it tells "no path info" by the variable's absence.
+  if (target.pathInfo !== '') params.push(['PATH_INFO', target.pathInfo]);
   if (target.pathInfo !== '' && target.documentRoot !== '') {
     params.push(['PATH_TRANSLATED', target.documentRoot + target.pathInfo]);
   }
