@@ -88,6 +88,8 @@ export function configFromRunArgs(args: RunArgs): Config {
         handlers: [],
         wrappers: [],
         directoryIndex: [],
+        // No document root here: nothing beside the command is ever served as a file.
+        static: false,
         apps: [app],
         auth: [],
         passHeaders: [],

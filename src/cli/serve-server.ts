@@ -106,6 +106,7 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
     const r = router.route(req.headers.host, rawPath);
     if (r.kind === 'deny') return { deny: r.status, reason: r.reason };
     if (r.kind === 'redirect') return { redirect: r.location };
+    if (r.kind === 'static') return { static: r.filename };
     if (r.spec.handoff) return { deny: 421, reason: 'this app takes handed-off connections; reconnect' };
     const pool = pools.poolFor(r.spec);
     if (pool instanceof FcgipmError) return { deny: pool.httpStatus, reason: pool.message };
@@ -127,7 +128,7 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
     if (!rawPath.startsWith('/')) return { kind: 'deny', status: 400, reason: 'malformed request path' };
     const r = router.route(head.headers.host, rawPath);
     if (r.kind === 'deny') return { kind: 'deny', status: r.status, reason: r.reason };
-    if (r.kind === 'redirect') return { kind: 'http' };
+    if (r.kind === 'redirect' || r.kind === 'static') return { kind: 'http' };
     if (!r.spec.handoff) return { kind: 'http' };
     // The worker answers a handed-off client itself, so nothing could run an authorizer on
     // the later requests of the connection: refuse rather than serve unguarded.

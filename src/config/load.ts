@@ -688,6 +688,7 @@ class Loader {
       HEADER_NAME.test(s) ? undefined : `expected a header name such as Authorization, got ${showValue(s)}`,
     ).map((x) => x.value);
     const maxRequestBodyBytes = this.size(this.need(e, 'site', 'maxRequestBody', p));
+    const serveStatic = this.boolean(this.need(e, 'site', 'static', p)) ?? true;
     const pool = this.pool(e);
 
     const wrappers = this.list(this.need(e, 'site', 'wrappers', p), 'a list of wrappers', (n, wp) => this.wrapper(n, wp, index));
@@ -706,6 +707,7 @@ class Loader {
       handlers: [...new Set(handlers)],
       wrappers: wrappers.map((w) => w.value),
       directoryIndex,
+      static: serveStatic,
       apps: apps.map((a) => a.value),
       auth: auth.map((a) => a.value),
       passHeaders,

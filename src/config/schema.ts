@@ -321,6 +321,7 @@ export const SCHEMA: readonly KeySpec[] = [
 
   { section: 'site', key: 'hosts', type: 'hosts', default: ['*'], doc: 'Host names this site answers, "*.example.org" wildcards; "*" answers any host', modFcgid: 'ServerName, ServerAlias', phpFpm: '—' },
   { section: 'site', key: 'documentRoot', type: 'path', defaultText: 'none (apps only)', doc: 'serve scripts from this directory; relative to the config file', modFcgid: 'DocumentRoot', phpFpm: '—' },
+  { section: 'site', key: 'static', type: 'boolean', default: true, doc: 'serve the other files under the document root as they are (Range, ETag, Last-Modified, conditional GET, HEAD, MIME types by suffix); off when a web server in front serves them. Names starting with "." are refused (403)', modFcgid: "— (Apache's own file serving)", phpFpm: '— (nginx serves them)' },
   { section: 'site', key: 'directoryIndex', type: 'strings', default: [], doc: 'files tried, in order, when a URL names a directory', modFcgid: 'DirectoryIndex', phpFpm: '—' },
   { section: 'site', key: 'handlers', type: 'suffixes', default: [], doc: 'suffixes (".fcgi") whose executable files each run as their own class; "*" runs every file', modFcgid: 'AddHandler fcgid-script .fcgi / SetHandler fcgid-script', phpFpm: 'security.limit_extensions' },
   { section: 'site', key: 'wrappers', type: 'wrappers', default: [], doc: 'scripts with a suffix run through a command (php-cgi for .php)', modFcgid: 'FcgidWrapper', phpFpm: '—' },

@@ -105,6 +105,8 @@ export interface SiteConfig {
   readonly wrappers: readonly Wrapper[];
   /** Files tried, in order, when a URL names a directory (DirectoryIndex, nginx `index`). */
   readonly directoryIndex: readonly string[];
+  /** Other files under the document root are served as they are (HTTP front end only). */
+  readonly static: boolean;
   readonly apps: readonly AppRoute[];
   readonly auth: readonly AuthRule[];
   /** FcgidPassHeader: request headers also passed under their own name (Authorization). */

@@ -77,6 +77,12 @@ export function forwardFastcgi(req: FcgiServerRequest, res: FcgiServerResponse, 
     res.end();
     return;
   }
+  if (route.kind === 'static') {
+    // routeFastcgi never serves files (the web server serves its own); kept exhaustive.
+    req.stdin.resume();
+    cgiError(res, 404, 'File not found.');
+    return;
+  }
   if (route.spec.handoff) {
     req.stdin.resume();
     cgiError(res, 502, 'this app takes handed-off HTTP connections and cannot serve FastCGI requests');

@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { KEEP_CONN_MAX_BODY } from '../client/connection';
 import type { RequestBody } from '../client/request';
+import { serveStaticFile } from './static-file';
 import { BodyTooLargeError, FcgipmError, InvalidArgumentError } from '../errors';
 import { authorizerParams, basicCredentials, runAuthorizer, type AuthPhase } from './authorizer';
 import type { Logger } from '../log';
@@ -35,7 +36,8 @@ export interface AuthStep {
 }
 
 /** Where a request goes, or why it goes nowhere (404 no such script, 403 refused, 400 bad path). */
-export type Resolution = Route | { readonly deny: number; readonly reason: string } | { readonly redirect: string };
+/** `static`: a file (a byte-string path) served as it is (static-file.ts). */
+export type Resolution = Route | { readonly deny: number; readonly reason: string } | { readonly redirect: string } | { readonly static: string };
 
 /** One app serves every path: the path after the host is PATH_INFO (fcgipm run). */
 export function wholeSiteResolver(
@@ -191,6 +193,10 @@ export class HttpFrontend {
       const body = `301 Moved Permanently: ${location}\n`;
       ex.res.writeHead(301, { location, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
       ex.res.end(body);
+      return;
+    }
+    if ('static' in resolution) {
+      serveStaticFile(ex.req, ex.res, resolution.static, (status, reason) => this.simple(ex, status, reason));
       return;
     }
     const route = resolution;

@@ -75,6 +75,8 @@ export type RouteResult =
    * interpreter pool behind a FastCGI front end, interpreter-script.ts).
    */
   | { kind: 'script'; spec: ClassSpec; target: ScriptTarget; site: SiteConfig; viaIndex?: boolean; keepSplit?: boolean }
+  /** A file under the document root with no handler, served as it is (`static`, HTTP only). */
+  | { kind: 'static'; filename: string; site: SiteConfig }
   /** A directory named without its trailing slash: 301 to it (Apache mod_dir's DirectorySlash). */
   | { kind: 'redirect'; location: string; site: SiteConfig }
   | { kind: 'deny'; status: 400 | 403 | 404; reason: string; site: SiteConfig | undefined };
@@ -505,7 +507,8 @@ export class Router {
         return c?.kind === 'wrapper' && c.entry.wrapper.virtual;
       },
       indexNames: r.indexNames,
-      indexUsable: (name) => this.classify(r, name) !== undefined,
+      // index.html is an index too when static files are served (HTTP only).
+      indexUsable: (name) => this.classify(r, name) !== undefined || (params === undefined && r.site.static),
     });
     if (found.kind === 'deny') return deny(found.status, found.reason, r.site);
 
@@ -526,6 +529,11 @@ export class Router {
         r.handlerSpecs.set(command, known);
       }
       spec = known;
+    } else if (params === undefined && r.site.static) {
+      // Apache's own file serving: no path info after a plain file (AcceptPathInfo off).
+      if (found.pathInfo !== '') return deny(404, 'no such file', r.site);
+      if (!DocumentRoot.accessible(found.filename, fs.constants.R_OK)) return deny(403, 'not readable', r.site);
+      return { kind: 'static', filename: found.filename, site: r.site };
     } else {
       return deny(403, 'no handler for this file', r.site);
     }

@@ -54,6 +54,7 @@ describe('a valid configuration', () => {
       hosts: ['example.com', '*.example.org'],
       documentRoot: '/var/www/html',
       directoryIndex: ['index.php'],
+      static: true,
       handlers: ['.fcgi'],
       wrappers: [
         { suffix: '.php', command: '/bin/true', args: ['-d', 'display_errors=0'], virtual: false, maxProcesses: 8, origin: `${file}:24` },
@@ -94,6 +95,7 @@ describe('a valid configuration', () => {
       hosts: ['*'],
       documentRoot: undefined,
       directoryIndex: [],
+      static: true,
       handlers: [],
       wrappers: [],
       apps: [

@@ -8,6 +8,7 @@ function site(pool: PoolSettings): SiteConfig {
     handlers: [],
     wrappers: [],
     directoryIndex: [],
+    static: true,
     apps: [],
     auth: [],
     passHeaders: [],

@@ -20,6 +20,7 @@ describe('fcgipm run flags as a Config', () => {
           handlers: [],
           wrappers: [],
           directoryIndex: [],
+          static: false,
           apps: [{ prefix: '/', command: path.resolve('app.fcgi'), args: [], handoff: false, origin: 'command line' }],
           auth: [],
           passHeaders: [],

@@ -144,12 +144,15 @@ sites:
     expect(phpPools).toHaveLength(1);
   });
 
-  test('missing script 404, non-executable 403, directory 403, file without handler 403', async () => {
+  test('missing script 404, non-executable 403, directory 403, a file without handler served as it is', async () => {
     expect((await httpRequest(`${s.base}/nope.fcgi`)).status).toBe(404);
     expect((await httpRequest(`${s.base}/nope.php`)).status).toBe(404);
-    expect((await httpRequest(`${s.base}/noexec.fcgi`)).status).toBe(403);
+    const noexec = await httpRequest(`${s.base}/noexec.fcgi`);
+    expect(noexec.status).toBe(403);
     expect((await httpRequest(`${s.base}/sub/empty/`)).status).toBe(403);
-    expect((await httpRequest(`${s.base}/readme.txt`)).status).toBe(403);
+    const readme = await httpRequest(`${s.base}/readme.txt`);
+    expect(readme.status).toBe(200);
+    expect(readme.headers['content-type']).toBe('text/plain; charset=utf-8');
   });
 
   test('nothing outside the root runs: dot-dot, encoded dots and slashes, symlinks out', async () => {

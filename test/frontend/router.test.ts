@@ -13,6 +13,7 @@ function site(over: Partial<SiteConfig> = {}): SiteConfig {
     handlers: [],
     wrappers: [],
     directoryIndex: [],
+    static: false,
     apps: [],
     auth: [],
     passHeaders: [],
@@ -50,12 +51,14 @@ type Script = Extract<RouteResult, { kind: 'script' }>;
 
 function script(r: RouteResult): Script {
   if (r.kind === 'redirect') throw new Error(`expected a script, got a redirect to ${r.location}`);
+  if (r.kind === 'static') throw new Error(`expected a script, got the static file ${r.filename}`);
   if (r.kind !== 'script') throw new Error(`expected a script, got ${r.status} ${r.reason}`);
   return r;
 }
 
 function denied(r: RouteResult): { status: number; reason: string } {
   if (r.kind === 'redirect') throw new Error(`expected a deny, got a redirect to ${r.location}`);
+  if (r.kind === 'static') throw new Error(`expected a deny, got the static file ${r.filename}`);
   if (r.kind !== 'deny') throw new Error(`expected a deny, got script ${r.target.scriptFilename}`);
   return { status: r.status, reason: r.reason };
 }
