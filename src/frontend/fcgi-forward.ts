@@ -60,6 +60,22 @@ function paramsFor(
   return out;
 }
 
+/** The web server's params with some set to other values (in place, or appended). */
+function overridden(
+  original: ReadonlyArray<readonly [string, string]>,
+  overrides: ReadonlyArray<readonly [string, string]>,
+): Array<readonly [string, string]> {
+  const values = new Map(overrides);
+  const out: Array<readonly [string, string]> = [];
+  for (const pair of original) {
+    const value = values.get(pair[0]);
+    if (value === undefined) out.push(pair);
+    else if (values.delete(pair[0])) out.push([pair[0], value]);
+  }
+  for (const [name, value] of values) out.push([name, value]);
+  return out;
+}
+
 export function forwardFastcgi(req: FcgiServerRequest, res: FcgiServerResponse, deps: ForwardDeps): void {
   const log = deps.logger;
   const params = new Map(req.params);
@@ -97,7 +113,7 @@ export function forwardFastcgi(req: FcgiServerRequest, res: FcgiServerResponse, 
   }
   const t = route.target;
   const forwarded = route.keepSplit
-    ? req.params.map((pair): readonly [string, string] => (pair[0] === 'SCRIPT_FILENAME' ? [pair[0], t.scriptFilename] : pair))
+    ? overridden(req.params, route.paramOverrides ?? [['SCRIPT_FILENAME', t.scriptFilename]])
     : paramsFor(req.params, { SCRIPT_FILENAME: t.scriptFilename, SCRIPT_NAME: t.scriptName, PATH_INFO: t.pathInfo });
   // A body comes with CONTENT_LENGTH > 0, or without any length (nginx streaming a chunked
   // upload with fastcgi_request_buffering off); an authorizer never gets one (spec §6.3).

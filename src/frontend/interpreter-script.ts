@@ -31,7 +31,8 @@ export interface InterpreterPolicy {
 export const PHP_EXTENSIONS: readonly string[] = ['.php', '.phar'];
 
 export type InterpreterScript =
-  | { readonly ok: true; readonly scriptFilename: string }
+  /** script: the file itself; tail: what followed it in SCRIPT_FILENAME ('' or "/…"). */
+  | { readonly ok: true; readonly scriptFilename: string; readonly script: string; readonly tail: string }
   | { readonly ok: false; readonly status: 400 | 403 | 404; readonly reason: string };
 
 function refuse(status: 400 | 403 | 404, reason: string): InterpreterScript {
@@ -88,5 +89,36 @@ export function interpreterScript(filename: string | undefined, params: Readonly
   if (policy.extensions.length > 0 && !policy.extensions.includes(path.posix.extname(script))) {
     return refuse(403, 'Access denied.');
   }
-  return { ok: true, scriptFilename: filename };
+  return { ok: true, scriptFilename: filename, script, tail: filename.slice(script.length) };
+}
+
+/**
+ * Apache's mod_proxy_fcgi with ProxyPassMatch sends the path info inside SCRIPT_FILENAME
+ * ("proxy:fcgi://host/root/x.php/a%20b") and no PATH_INFO; php-fpm splits it itself
+ * ("apache_was_here" in fpm_main.c), php-cgi does not. The PARAMS that make php-cgi's
+ * $_SERVER what php-fpm's is: the script as SCRIPT_FILENAME, the tail as PATH_INFO (as sent,
+ * percent-encoded) and PATH_TRANSLATED (DOCUMENT_ROOT + tail), SCRIPT_NAME without the tail
+ * (matched decoded or as sent, as php-fpm compares both) and the web server's SCRIPT_NAME as
+ * ORIG_SCRIPT_NAME. Undefined when there is nothing to split.
+ */
+export function apacheProxySplit(
+  checked: { readonly script: string; readonly tail: string },
+  params: ReadonlyMap<string, string>,
+): Array<[string, string]> | undefined {
+  if (checked.tail === '' || (params.get('PATH_INFO') ?? '') !== '') return undefined;
+  const scriptName = params.get('SCRIPT_NAME') ?? '';
+  let decodedTail: string;
+  try {
+    decodedTail = Buffer.from(decodeURIComponent(Buffer.from(checked.tail, 'latin1').toString('utf8')), 'utf8').toString('latin1');
+  } catch {
+    decodedTail = checked.tail;
+  }
+  const cut = scriptName.endsWith(decodedTail) ? decodedTail.length : scriptName.endsWith(checked.tail) ? checked.tail.length : 0;
+  const out: Array<[string, string]> = [
+    ['SCRIPT_FILENAME', checked.script],
+    ['PATH_INFO', checked.tail],
+    ['PATH_TRANSLATED', (params.get('DOCUMENT_ROOT') ?? '') + checked.tail],
+  ];
+  if (cut > 0) out.push(['SCRIPT_NAME', scriptName.slice(0, scriptName.length - cut)], ['ORIG_SCRIPT_NAME', scriptName]);
+  return out;
 }

@@ -57,7 +57,7 @@ import type { AppRoute, AuthApp, AuthRule, Config, PoolSettings, SiteConfig, Wra
 import { decodePath, type ScriptTarget } from './cgi-env';
 import { isPhpCgi } from '../pm/php-cgi';
 import { bytesToText, DocumentRoot, textToBytes, type DocLookup } from './doc-root';
-import { interpreterScript, PHP_EXTENSIONS, type InterpreterPolicy } from './interpreter-script';
+import { apacheProxySplit, interpreterScript, PHP_EXTENSIONS, type InterpreterPolicy } from './interpreter-script';
 
 export interface ClassSpec {
   readonly command: string;
@@ -74,7 +74,16 @@ export type RouteResult =
    * keepSplit: the web server's SCRIPT_NAME and PATH_INFO go to the app as it sent them (an
    * interpreter pool behind a FastCGI front end, interpreter-script.ts).
    */
-  | { kind: 'script'; spec: ClassSpec; target: ScriptTarget; site: SiteConfig; viaIndex?: boolean; keepSplit?: boolean }
+  | {
+      kind: 'script';
+      spec: ClassSpec;
+      target: ScriptTarget;
+      site: SiteConfig;
+      viaIndex?: boolean;
+      keepSplit?: boolean;
+      /** With keepSplit: PARAMS set to these values (replacing the web server's), in order. */
+      paramOverrides?: ReadonlyArray<readonly [string, string]>;
+    }
   /** A file under the document root with no handler, served as it is (`static`, HTTP only). */
   | { kind: 'static'; filename: string; site: SiteConfig }
   /** A directory named without its trailing slash: 301 to it (Apache mod_dir's DirectorySlash). */
@@ -428,6 +437,8 @@ export class Router {
   private interpreterResult(r: SiteRoutes, entry: AppEntry, policy: InterpreterPolicy, filename: string | undefined, params: ReadonlyMap<string, string>): RouteResult {
     const checked = interpreterScript(filename, params, policy);
     if (!checked.ok) return deny(checked.status, checked.reason, r.site);
+    const viaApacheProxy = PROXY_PREFIX.test(params.get('SCRIPT_FILENAME') ?? '');
+    const split = viaApacheProxy ? apacheProxySplit(checked, params) : undefined;
     return {
       kind: 'script',
       spec: entry.spec,
@@ -439,6 +450,7 @@ export class Router {
       },
       site: r.site,
       keepSplit: true,
+      paramOverrides: split ?? [['SCRIPT_FILENAME', checked.scriptFilename]],
     };
   }
 

@@ -11,6 +11,7 @@ import path from 'node:path';
 
 export const NGINX_BIN = '/usr/sbin/nginx';
 export const APACHE_BIN = '/usr/sbin/apache2';
+export const LIGHTTPD_BIN = '/usr/sbin/lighttpd';
 const APACHE_MODULES = '/usr/lib/apache2/modules';
 
 export interface WebServer {
@@ -140,6 +141,24 @@ ${body}
   const file = path.join(dir, 'httpd.conf');
   fs.writeFileSync(file, conf);
   const child = spawn(APACHE_BIN, ['-f', file, '-DFOREGROUND'], { stdio: ['ignore', 'ignore', 'inherit'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' } });
+  await waitForPort(port, child, errorLog);
+  return { port, base: `http://127.0.0.1:${port}`, dir, errorLog, stop: stopper(child) };
+}
+
+/** lighttpd (Debian package) in the foreground, `body` appended to a minimal config. */
+export async function startLighttpd(dir: string, body: string): Promise<WebServer> {
+  const port = await freePort();
+  const errorLog = path.join(dir, 'error.log');
+  const conf = `
+server.bind = "127.0.0.1"
+server.port = ${port}
+server.errorlog = "${errorLog}"
+server.upload-dirs = ( "${dir}" )
+${body}
+`;
+  const file = path.join(dir, 'lighttpd.conf');
+  fs.writeFileSync(file, conf);
+  const child = spawn(LIGHTTPD_BIN, ['-D', '-f', file], { stdio: ['ignore', 'ignore', 'inherit'] });
   await waitForPort(port, child, errorLog);
   return { port, base: `http://127.0.0.1:${port}`, dir, errorLog, stop: stopper(child) };
 }
