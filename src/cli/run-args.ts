@@ -25,6 +25,8 @@ export interface RunArgs {
   readonly frontEnds: number;
   readonly ipcDir: string;
   readonly script: string | undefined;
+  /** --root DIR (repeatable): where an interpreter's scripts may be, behind a FastCGI front end. */
+  readonly roots: readonly string[];
   readonly mode: ScalingMode | undefined;
   readonly minSpare: number | undefined;
   readonly maxSpare: number | undefined;
@@ -69,6 +71,8 @@ HTTP through them. COMMAND is found as a shell finds it: a bare name in PATH.
   --admin HOST:PORT       status listener: /status.json, /healthz (default off)
   --ipc-dir DIR           worker socket directory (default /run/fcgidsock)
   --script FILE           SCRIPT_FILENAME for an interpreter such as php-cgi (default COMMAND)
+  --root DIR              behind --fastcgi, php-cgi runs the web server's SCRIPT_FILENAME only
+                          under DIR (repeatable; default the DOCUMENT_ROOT it sends)
   --mode MODE             ondemand (default), dynamic or static
   --min N                 processes started at once and kept (default 0)
   --max N                 processes allowed (default max(4, 2 x CPUs))
@@ -153,6 +157,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   let reusePort = false;
   let frontEnds = 1;
   let script: string | undefined;
+  const roots: string[] = [];
   let mode: ScalingMode | undefined;
   let minSpare: number | undefined;
   let maxSpare: number | undefined;
@@ -224,6 +229,9 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
         break;
       case '--script':
         script = value();
+        break;
+      case '--root':
+        roots.push(value());
         break;
       case '--mode': {
         const v = value();
@@ -349,6 +357,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     frontEnds,
     ipcDir,
     script,
+    roots,
     mode,
     minSpare,
     maxSpare,

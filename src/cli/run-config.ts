@@ -71,6 +71,7 @@ export function configFromRunArgs(args: RunArgs): Config {
     command: findCommand(args.command) ?? path.resolve(args.command),
     args: [...args.args],
     ...(args.script !== undefined ? { script: path.resolve(args.script) } : {}),
+    ...(args.roots.length > 0 ? { roots: args.roots.map((r) => path.resolve(r)) } : {}),
     handoff: args.handoff,
     origin: ORIGIN,
   };

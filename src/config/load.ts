@@ -792,10 +792,13 @@ class Loader {
     const scriptEntry = e.get('script');
     const script = scriptEntry ? this.filePath(scriptEntry) : undefined;
     const handoff = this.boolean(this.need(e, 'app', 'handoff', p));
+    const roots = this.stringList(this.need(e, 'app', 'roots', p), 'a directory', (s) => (s === '' ? 'expected a directory, got an empty string' : undefined)).map((x) =>
+      path.resolve(this.dir, x.value),
+    );
     const pool = this.pool(e);
     this.classes.push({ node, path: p, site, command, own: pool });
     if (prefix === undefined || command === undefined || args === undefined || handoff === undefined) return undefined;
-    return { ...pool, prefix, command, args, ...(script !== undefined ? { script } : {}), handoff, origin: this.origin(node) };
+    return { ...pool, prefix, command, args, ...(script !== undefined ? { script } : {}), ...(roots.length > 0 ? { roots } : {}), handoff, origin: this.origin(node) };
   }
 
   private authRule(node: YamlNode | null, p: string, site: number): AuthRule | undefined {

@@ -340,6 +340,7 @@ export const SCHEMA: readonly KeySpec[] = [
   { section: 'app', key: 'command', type: 'command', required: true, doc: 'the FastCGI program; relative to the config file', modFcgid: '—', phpFpm: '—' },
   { section: 'app', key: 'args', type: 'args', default: [], doc: 'its arguments: a list, or one string split like a shell does', modFcgid: '—', phpFpm: '—' },
   { section: 'app', key: 'script', type: 'path', defaultText: 'the command', doc: 'SCRIPT_FILENAME sent to the app, for an interpreter such as php-cgi', modFcgid: '—', phpFpm: '—' },
+  { section: 'app', key: 'roots', type: 'strings', default: [], doc: "php-cgi without a script, behind a FastCGI front end: the directories the web server's SCRIPT_FILENAME may name (default: the DOCUMENT_ROOT or CONTEXT_DOCUMENT_ROOT it sends; h2o sends none); relative to the config file", modFcgid: '—', phpFpm: '— (chroot, open_basedir)' },
   { section: 'app', key: 'handoff', type: 'boolean', default: false, doc: 'pass the client socket to the app (fd handoff); HTTP front end only', modFcgid: '—', phpFpm: '—' },
 
   { section: 'auth', key: 'prefix', type: 'string', required: true, doc: 'URL path prefix the rule protects, starting with "/"', modFcgid: '<Location prefix>', phpFpm: '—' },

@@ -60,6 +60,11 @@ export interface AppRoute extends PoolSettings {
   readonly args: readonly string[];
   /** SCRIPT_FILENAME sent to the app, for an interpreter (php-cgi); default the command. */
   readonly script?: string;
+  /**
+   * For an interpreter without a script behind a FastCGI front end: the directories the web
+   * server's SCRIPT_FILENAME may name (default: the DOCUMENT_ROOT it sends).
+   */
+  readonly roots?: readonly string[];
   /** Pass the client socket to the worker (DESIGN.md "fd handoff protocol"). HTTP only. */
   readonly handoff: boolean;
   /** Where in the config it came from, for messages ("fcgipm.yaml:12"). */

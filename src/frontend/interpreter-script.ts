@@ -82,7 +82,7 @@ export function interpreterScript(filename: string | undefined, params: Readonly
   const roots = policy.roots.length > 0 ? policy.roots : sent;
   const root = roots.find((r) => under(filename, path.posix.normalize(r)));
   if (root === undefined) {
-    return refuse(403, roots.length === 0 ? 'no allowed root: the web server sent no DOCUMENT_ROOT and the pool has no roots' : 'SCRIPT_FILENAME is outside the allowed roots');
+    return refuse(403, roots.length === 0 ? 'no allowed root: the web server sent no DOCUMENT_ROOT; name the directories with --root DIR (roots: in the config)' : 'SCRIPT_FILENAME is outside the allowed roots');
   }
   const script = scriptPart(filename, path.posix.normalize(root));
   if (script === undefined) return refuse(404, 'File not found.');

@@ -379,7 +379,7 @@ export class Router {
         prefix: prefixBytes(app.prefix),
         scriptFilename: textToBytes(app.script ?? app.command),
         spec: { command: app.command, args: app.args, settings: classSettings(this.config, site, app.command, app), vhost, handoff: app.handoff },
-        interpreter: app.script === undefined && isPhpCgi(app.command) ? { roots: [], extensions: PHP_EXTENSIONS } : undefined,
+        interpreter: app.script === undefined && isPhpCgi(app.command) ? { roots: (app.roots ?? []).map(textToBytes), extensions: PHP_EXTENSIONS } : undefined,
       }))
       .sort((a, b) => b.prefix.length - a.prefix.length);
     const wrappers = new Map<string, WrapperEntry>();

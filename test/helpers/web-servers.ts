@@ -12,6 +12,8 @@ import path from 'node:path';
 export const NGINX_BIN = '/usr/sbin/nginx';
 export const APACHE_BIN = '/usr/sbin/apache2';
 export const LIGHTTPD_BIN = '/usr/sbin/lighttpd';
+export const CADDY_BIN = '/usr/bin/caddy';
+export const H2O_BIN = '/usr/bin/h2o';
 const APACHE_MODULES = '/usr/lib/apache2/modules';
 
 export interface WebServer {
@@ -159,6 +161,53 @@ ${body}
   const file = path.join(dir, 'lighttpd.conf');
   fs.writeFileSync(file, conf);
   const child = spawn(LIGHTTPD_BIN, ['-D', '-f', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitForPort(port, child, errorLog);
+  return { port, base: `http://127.0.0.1:${port}`, dir, errorLog, stop: stopper(child) };
+}
+
+/**
+ * Caddy (Debian package) from a Caddyfile: `site` is the body of one site block on
+ * http://127.0.0.1:<port>; no admin endpoint, no HTTPS, its data and config dirs in `dir`.
+ */
+export async function startCaddy(dir: string, site: string): Promise<WebServer> {
+  const port = await freePort();
+  const errorLog = path.join(dir, 'caddy.log');
+  const conf = `{
+  admin off
+  auto_https off
+  log {
+    output file ${errorLog}
+  }
+}
+http://127.0.0.1:${port} {
+${site}
+}
+`;
+  const file = path.join(dir, 'Caddyfile');
+  fs.writeFileSync(file, conf);
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, XDG_DATA_HOME: path.join(dir, 'data'), XDG_CONFIG_HOME: path.join(dir, 'config') };
+  const child = spawn(CADDY_BIN, ['run', '--config', file, '--adapter', 'caddyfile'], { stdio: ['ignore', 'ignore', 'ignore'], env });
+  await waitForPort(port, child, errorLog);
+  return { port, base: `http://127.0.0.1:${port}`, dir, errorLog, stop: stopper(child) };
+}
+
+/** h2o (Debian package) from a YAML config: `host` is the body of the default host's `paths:`. */
+export async function startH2o(dir: string, paths: string): Promise<WebServer> {
+  const port = await freePort();
+  const errorLog = path.join(dir, 'error.log');
+  const conf = `listen:
+  host: 127.0.0.1
+  port: ${port}
+error-log: ${errorLog}
+pid-file: ${dir}/h2o.pid
+${process.getuid?.() === 0 ? 'user: root\n' : ''}hosts:
+  default:
+    paths:
+${paths}
+`;
+  const file = path.join(dir, 'h2o.conf');
+  fs.writeFileSync(file, conf);
+  const child = spawn(H2O_BIN, ['-c', file], { stdio: ['ignore', 'ignore', 'inherit'] });
   await waitForPort(port, child, errorLog);
   return { port, base: `http://127.0.0.1:${port}`, dir, errorLog, stop: stopper(child) };
 }

@@ -4,8 +4,9 @@
  * compared byte for byte over a table of URLs (plain script, query, path info, encoded path
  * info, trailing slash, index, double slash, dot segments, spaces and UTF-8 in names). Web
  * servers: nginx (the README's block, and without fastcgi_split_path_info), Apache
- * mod_proxy_fcgi (SetHandler and ProxyPassMatch) and lighttpd mod_fastcgi (with
- * broken-scriptfilename, as its docs advise for PHP), all Debian packages.
+ * mod_proxy_fcgi (SetHandler and ProxyPassMatch), lighttpd mod_fastcgi (with
+ * broken-scriptfilename, as its docs advise for PHP), Caddy (`php_fastcgi`) and h2o
+ * (`file.custom-handler` with `fastcgi.connect`), all Debian packages.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,7 +15,7 @@ import path from 'node:path';
 import { cleanupClis, cli } from '../helpers/cli';
 import { tempDir } from '../helpers/fixtures';
 import { httpRequest } from '../helpers/http-client';
-import { freePort, startApache, startLighttpd, startNginx, type WebServer } from '../helpers/web-servers';
+import { freePort, startApache, startCaddy, startH2o, startLighttpd, startNginx, type WebServer } from '../helpers/web-servers';
 
 const PHP_CGI = '/usr/bin/php-cgi';
 const PHP_FPM = ['/usr/sbin/php-fpm8.2', '/usr/sbin/php-fpm'].find((f) => fs.existsSync(f)) ?? '/usr/sbin/php-fpm';
@@ -113,9 +114,9 @@ describe('$_SERVER behind each web server: fcgipm + php-cgi against php-fpm', ()
   });
 
   /** Every URL through both backends; the differences, one line each. */
-  async function differences(front: (port: number) => Promise<WebServer>): Promise<string[]> {
+  async function differences(front: (port: number) => Promise<WebServer>, fcgipm = fcgipmPort): Promise<string[]> {
     const viaFpm = await front(fpmPort);
-    const viaFcgipm = await front(fcgipmPort);
+    const viaFcgipm = await front(fcgipm);
     servers.push(viaFpm, viaFcgipm);
     const out: string[] = [];
     // The comparison means something only if PHP ran: the plain page must be a 200 from both.
@@ -221,6 +222,33 @@ index-file.names = ( "index.php" )
 fastcgi.server = ( ".php" => (( "host" => "127.0.0.1", "port" => ${port}, "broken-scriptfilename" => "enable", "check-local" => "disable" )) )
 `,
       ),
+    );
+    expect(diffs).toEqual([]);
+  });
+
+  test('Caddy php_fastcgi', async () => {
+    const diffs = await differences((port) => startCaddy(tempDir(), `  root * ${www}\n  php_fastcgi 127.0.0.1:${port}\n  file_server`));
+    expect(diffs).toEqual([]);
+  });
+
+  test('h2o file.custom-handler with fastcgi.connect (it sends no DOCUMENT_ROOT: fcgipm is told the root)', async () => {
+    const port = await freePort();
+    const c = cli(['run', '--http', 'off', '--fastcgi', `127.0.0.1:${port}`, '--ipc-dir', path.join(root, 'ipc-h2o'), '--root', www, '--', PHP_CGI, '-n']);
+    await c.waitForLine((l) => l.msg === 'fcgipm ready');
+    const diffs = await differences((port) =>
+      startH2o(
+        tempDir(),
+        `      /:
+        file.dir: ${www}
+        file.index: [index.php]
+        file.custom-handler:
+          extension: .php
+          fastcgi.connect:
+            host: 127.0.0.1
+            port: ${port}
+            type: tcp`,
+      ),
+      port,
     );
     expect(diffs).toEqual([]);
   });
