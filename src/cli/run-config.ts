@@ -91,6 +91,8 @@ export function configFromRunArgs(args: RunArgs): Config {
         directoryIndex: [],
         // No document root here: nothing beside the command is ever served as a file.
         static: false,
+        followSymlinks: 'owner-match',
+        scriptRoots: [],
         apps: [app],
         auth: [],
         passHeaders: [],

@@ -12,7 +12,7 @@ import { ConfigError, type ConfigProblem } from '../errors';
 import { mergePoolSettings } from './merge';
 import { keysOf, SCHEMA, type KeySpec, type Section } from './schema';
 import { parseListen } from './listen';
-import type { AppRoute, AuthApp, AuthRule, Config, ListenTarget, PoolSettings, SiteConfig, Wrapper } from './types';
+import type { AppRoute, AuthApp, AuthRule, Config, ListenTarget, PoolSettings, SiteConfig, SymlinkPolicy, Wrapper } from './types';
 import { parseDuration, parseSize, showValue, splitCommandLine, type UnitResult } from './units';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -689,6 +689,10 @@ class Loader {
     ).map((x) => x.value);
     const maxRequestBodyBytes = this.size(this.need(e, 'site', 'maxRequestBody', p));
     const serveStatic = this.boolean(this.need(e, 'site', 'static', p)) ?? true;
+    const followSymlinks = (this.enumValue(this.need(e, 'site', 'followSymlinks', p)) ?? 'owner-match') as SymlinkPolicy;
+    const scriptRoots = this.stringList(this.need(e, 'site', 'scriptRoots', p), 'a directory', (s) => (s === '' ? 'expected a directory, got an empty string' : undefined)).map((x) =>
+      path.resolve(this.dir, x.value),
+    );
     const pool = this.pool(e);
 
     const wrappers = this.list(this.need(e, 'site', 'wrappers', p), 'a list of wrappers', (n, wp) => this.wrapper(n, wp, index));
@@ -708,6 +712,8 @@ class Loader {
       wrappers: wrappers.map((w) => w.value),
       directoryIndex,
       static: serveStatic,
+      followSymlinks,
+      scriptRoots,
       apps: apps.map((a) => a.value),
       auth: auth.map((a) => a.value),
       passHeaders,

@@ -96,6 +96,9 @@ export interface AuthApp extends PoolSettings {
   readonly args: readonly string[];
 }
 
+/** owner-match: SymLinksIfOwnerMatch; on: FollowSymLinks; inside: only within the root; off: none. */
+export type SymlinkPolicy = 'owner-match' | 'on' | 'inside' | 'off';
+
 /** One virtual host (or the only site). */
 export interface SiteConfig {
   /** Host header values (without port) this site answers; ["*"] answers any host. */
@@ -112,6 +115,10 @@ export interface SiteConfig {
   readonly directoryIndex: readonly string[];
   /** Other files under the document root are served as they are (HTTP front end only). */
   readonly static: boolean;
+  /** Which symlinks under the document root are followed (Apache's FollowSymLinks family). */
+  readonly followSymlinks: SymlinkPolicy;
+  /** More directories a script reached through a symlink may resolve into. */
+  readonly scriptRoots: readonly string[];
   readonly apps: readonly AppRoute[];
   readonly auth: readonly AuthRule[];
   /** FcgidPassHeader: request headers also passed under their own name (Authorization). */

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { SymlinkPolicy } from '../config/types';
 
 /**
  * The filesystem half of document-root routing: which file a URL path names, where PATH_INFO
@@ -64,9 +65,26 @@ export interface LookupPolicy {
   readonly indexNames: readonly string[];
   /** Whether an existing index file can be served at all (some wrapper or handler takes it). */
   readonly indexUsable: (name: string) => boolean;
+  /** Which symlinks are followed (default owner-match). */
+  readonly symlinks?: SymlinkPolicy;
+  /** Whether a file with this name is run (a wrapper or handler takes it), not served as it is. */
+  readonly runs?: (name: string) => boolean;
+  /** More directories (byte strings) a script reached through a symlink may resolve into. */
+  readonly scriptRoots?: readonly string[];
 }
 
 export const DENY_OUTSIDE_ROOT = 'symlink leads outside the document root';
+export const SCRIPT_OUTSIDE = 'script resolves outside the document root and scriptRoots';
+
+/** realpath(dir) as a prefix ('' for "/"), or undefined when it is not there. */
+function realOrUndefined(dir: string): string | undefined {
+  try {
+    const real = fs.realpathSync.native(raw(dir), { encoding: 'buffer' }).toString('latin1');
+    return real === '/' ? '' : real;
+  } catch {
+    return undefined;
+  }
+}
 
 /** One document root. Cheap to construct; nothing is cached between lookups. */
 export class DocumentRoot {
@@ -105,7 +123,18 @@ export class DocumentRoot {
   lookup(segments: readonly string[], trailingSlash: boolean, policy: LookupPolicy): DocLookup {
     const rootReal = this.realBase();
     if (rootReal === undefined) return { kind: 'deny', status: 404, reason: 'document root not found' };
-    const inside = (real: string): boolean => rootReal === '' || real === rootReal || real.startsWith(`${rootReal}/`);
+    const under = (real: string, base: string): boolean => base === '' || real === base || real.startsWith(`${base}/`);
+    const symlinks = policy.symlinks ?? 'owner-match';
+    // The walk: which symlinks may be followed at all.
+    const follow = (real: string, link: fs.Stats, target: fs.Stats): string | undefined => {
+      if (symlinks === 'off') return 'symlinks are not followed here (followSymlinks: off)';
+      if (symlinks === 'inside' && !under(real, rootReal)) return DENY_OUTSIDE_ROOT;
+      if (symlinks === 'owner-match' && link.uid !== target.uid) return 'symlink and its target have different owners (followSymlinks: owner-match)';
+      return undefined;
+    };
+    // A script reached through a symlink runs only inside the root or a scriptRoots directory.
+    const scriptBases = [rootReal, ...(policy.scriptRoots ?? []).map(realOrUndefined).filter((b): b is string => b !== undefined)];
+    const inside = (real: string): boolean => scriptBases.some((base) => under(real, base));
     const urlOf = (n: number): string => `/${segments.slice(0, n).join('/')}`;
     const restAfter = (n: number): string => {
       const rest = segments.slice(n).map((s) => `/${s}`).join('');
@@ -119,8 +148,16 @@ export class DocumentRoot {
     let symlinked = false;
     for (let i = 0; i < segments.length; i++) {
       const p = `${dir}/${segments[i] ?? ''}`;
-      const st = this.statInside(p, inside);
-      if (st.kind === 'missing') return this.virtualScript(segments, i, trailingSlash, policy);
+      const st = this.statFollowing(p, follow);
+      if (st.kind === 'missing') {
+        const virtual = this.virtualScript(segments, i, trailingSlash, policy);
+        // A virtual script in a directory reached through a symlink runs only where a script may.
+        if (virtual.kind === 'script' && symlinked) {
+          const realDir = realOrUndefined(dir);
+          if (realDir === undefined || !inside(realDir)) return { kind: 'deny', status: 403, reason: SCRIPT_OUTSIDE };
+        }
+        return virtual;
+      }
       if (st.kind === 'deny') return st;
       symlinked ||= st.symlink;
       if (st.stats.isDirectory()) {
@@ -128,16 +165,18 @@ export class DocumentRoot {
         continue;
       }
       if (!st.stats.isFile()) return { kind: 'deny', status: 403, reason: 'not a regular file' };
-      return this.script(urlOf(i + 1), restAfter(i + 1), false, symlinked ? inside : undefined);
+      const runs = policy.runs?.(segments[i] ?? '') ?? true;
+      return this.script(urlOf(i + 1), restAfter(i + 1), false, symlinked && runs ? inside : undefined);
     }
 
     // Every component is a directory: DirectoryIndex (mod_dir), the first usable name wins.
     const dirUrl = segments.length === 0 ? '' : urlOf(segments.length);
     for (const name of policy.indexNames) {
-      const st = this.statInside(`${dir}/${name}`, inside);
+      const st = this.statFollowing(`${dir}/${name}`, follow);
       if (st.kind === 'deny') return st;
       if (st.kind === 'missing' || !st.stats.isFile() || !policy.indexUsable(name)) continue;
-      return this.script(`${dirUrl}/${name}`, '', true, symlinked || st.symlink ? inside : undefined);
+      const runs = policy.runs?.(name) ?? true;
+      return this.script(`${dirUrl}/${name}`, '', true, (symlinked || st.symlink) && runs ? inside : undefined);
     }
     return { kind: 'deny', status: 403, reason: 'directory has no usable index' };
   }
@@ -163,20 +202,22 @@ export class DocumentRoot {
   }
 
   /**
-   * lstat; a symlink must resolve inside the root and is then followed. A dangling symlink is
-   * missing, like a file that is not there.
+   * lstat; a symlink is followed when `follow` has no objection to it (the policy). A dangling
+   * symlink is missing, like a file that is not there.
    */
-  private statInside(
+  private statFollowing(
     p: string,
-    inside: (real: string) => boolean,
+    follow: (real: string, link: fs.Stats, target: fs.Stats) => string | undefined,
   ): { kind: 'found'; stats: fs.Stats; symlink: boolean } | { kind: 'missing' } | { kind: 'deny'; status: 403; reason: string } {
     try {
       const l = fs.lstatSync(raw(p), { throwIfNoEntry: false });
       if (l === undefined) return { kind: 'missing' };
       if (!l.isSymbolicLink()) return { kind: 'found', stats: l, symlink: false };
       const real = fs.realpathSync.native(raw(p), { encoding: 'buffer' }).toString('latin1');
-      if (!inside(real)) return { kind: 'deny', status: 403, reason: DENY_OUTSIDE_ROOT };
-      return { kind: 'found', stats: fs.statSync(raw(p)), symlink: true };
+      const target = fs.statSync(raw(p));
+      const objection = follow(real, l, target);
+      if (objection !== undefined) return { kind: 'deny', status: 403, reason: objection };
+      return { kind: 'found', stats: target, symlink: true };
     } catch (err) {
       const code = errnoOf(err);
       if (isMissing(code)) return { kind: 'missing' };
@@ -199,7 +240,7 @@ export class DocumentRoot {
       if (isMissing(code)) return { kind: 'deny', status: 404, reason: 'not found' };
       return { kind: 'deny', status: 403, reason: `cannot look up the path (${code})` };
     }
-    if (!inside(real)) return { kind: 'deny', status: 403, reason: 'script resolves outside the document root' };
+    if (!inside(real)) return { kind: 'deny', status: 403, reason: SCRIPT_OUTSIDE };
     return { kind: 'script', urlPath, pathInfo, filename, exists: true, viaIndex };
   }
 

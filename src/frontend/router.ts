@@ -132,6 +132,8 @@ interface SiteRoutes {
   readonly allHandler: boolean;
   readonly root: DocumentRoot | undefined;
   readonly indexNames: readonly string[];
+  /** site.scriptRoots as byte strings. */
+  readonly scriptRoots: readonly string[];
   readonly auth: readonly AuthEntry[];
   readonly authSpecs: Map<AuthApp, ClassSpec>;
   /** Handler scripts' classes by command path, made on first request. */
@@ -406,6 +408,7 @@ export class Router {
       allHandler: site.handlers.includes('*'),
       root: site.documentRoot === undefined ? undefined : new DocumentRoot(site.documentRoot),
       indexNames: site.directoryIndex.map(textToBytes),
+      scriptRoots: site.scriptRoots.map(textToBytes),
       auth,
       authSpecs: new Map(),
       handlerSpecs: new Map(),
@@ -521,6 +524,9 @@ export class Router {
       indexNames: r.indexNames,
       // index.html is an index too when static files are served (HTTP only).
       indexUsable: (name) => this.classify(r, name) !== undefined || (params === undefined && r.site.static),
+      symlinks: r.site.followSymlinks,
+      runs: (name) => this.classify(r, name) !== undefined,
+      scriptRoots: r.scriptRoots,
     });
     if (found.kind === 'deny') return deny(found.status, found.reason, r.site);
 

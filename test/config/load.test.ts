@@ -55,6 +55,8 @@ describe('a valid configuration', () => {
       documentRoot: '/var/www/html',
       directoryIndex: ['index.php'],
       static: true,
+      followSymlinks: 'owner-match',
+      scriptRoots: [],
       handlers: ['.fcgi'],
       wrappers: [
         { suffix: '.php', command: '/bin/true', args: ['-d', 'display_errors=0'], virtual: false, maxProcesses: 8, origin: `${file}:24` },
@@ -96,6 +98,8 @@ describe('a valid configuration', () => {
       documentRoot: undefined,
       directoryIndex: [],
       static: true,
+      followSymlinks: 'owner-match',
+      scriptRoots: [],
       handlers: [],
       wrappers: [],
       apps: [

@@ -9,6 +9,8 @@ function site(pool: PoolSettings): SiteConfig {
     wrappers: [],
     directoryIndex: [],
     static: true,
+    followSymlinks: 'owner-match',
+    scriptRoots: [],
     apps: [],
     auth: [],
     passHeaders: [],

@@ -21,6 +21,8 @@ describe('fcgipm run flags as a Config', () => {
           wrappers: [],
           directoryIndex: [],
           static: false,
+          followSymlinks: 'owner-match',
+          scriptRoots: [],
           apps: [{ prefix: '/', command: path.resolve('app.fcgi'), args: [], handoff: false, origin: 'command line' }],
           auth: [],
           passHeaders: [],

@@ -132,6 +132,8 @@ describe('recycling', () => {
         expect(started).toBeGreaterThanOrEqual(left);
       }
     }
+    // Once the last recycled one has left: back to the pool's 2, not more.
+    await untilWorkers(s, 2);
     expect(liveWorkers(s)).toBe(2);
   });
 

@@ -14,6 +14,8 @@ function site(over: Partial<SiteConfig> = {}): SiteConfig {
     wrappers: [],
     directoryIndex: [],
     static: false,
+    followSymlinks: 'owner-match',
+    scriptRoots: [],
     apps: [],
     auth: [],
     passHeaders: [],
@@ -229,13 +231,53 @@ describe('route: traversal and encoded separators', () => {
   });
 
   test('a symlink to a file outside the root is 403', () => {
-    expect(denied(router().route(undefined, '/leak.php'))).toEqual({ status: 403, reason: 'symlink leads outside the document root' });
+    expect(denied(router().route(undefined, '/leak.php'))).toEqual({ status: 403, reason: 'script resolves outside the document root and scriptRoots' });
   });
 
   test('a symlinked directory pointing outside is 403, for files and for the directory', () => {
-    expect(denied(router().route(undefined, '/outdir/run.fcgi'))).toEqual({ status: 403, reason: 'symlink leads outside the document root' });
+    expect(denied(router().route(undefined, '/outdir/run.fcgi'))).toEqual({ status: 403, reason: 'script resolves outside the document root and scriptRoots' });
     expect(denied(router().route(undefined, '/outdir/secret.php/x')).status).toBe(403);
     expect(denied(router().route(undefined, '/outdir/')).status).toBe(403);
+  });
+
+  describe('followSymlinks and scriptRoots (Debian PHP apps link into /usr/share and /var/lib)', () => {
+    test('owner-match (the default) follows a symlink out of the root whose owner owns its target; scripts there run only from scriptRoots', () => {
+      // Files of the same owner (this test's user) on both sides: followed.
+      expect(docRouter({ static: true }).route(undefined, '/outdir/secret.php').kind).toBe('deny');
+      expect(denied(docRouter().route(undefined, '/outdir/run.fcgi')).reason).toBe('script resolves outside the document root and scriptRoots');
+      expect(script(docRouter({ scriptRoots: [outside] }).route(undefined, '/outdir/run.fcgi')).target.scriptFilename).toBe(`${root}/outdir/run.fcgi`);
+      expect(script(docRouter({ scriptRoots: [outside] }).route(undefined, '/outdir/secret.php/x')).target.pathInfo).toBe('/x');
+    });
+
+    test('a static file through such a symlink is served; with static off it is 403', () => {
+      fs.writeFileSync(path.join(outside, 'style.css'), 'x');
+      const r = docRouter({ static: true }).route(undefined, '/outdir/style.css');
+      expect(r).toMatchObject({ kind: 'static', filename: `${root}/outdir/style.css` });
+      expect(denied(docRouter().route(undefined, '/outdir/style.css')).status).toBe(403);
+    });
+
+    test('owner-match refuses a symlink whose target belongs to someone else', () => {
+      if (process.getuid?.() !== 0) return; // only root can make a link owned by another user
+      const link = path.join(root, 'foreign.php');
+      const target = path.join(outside, 'foreign.php');
+      fs.writeFileSync(target, '<?php');
+      fs.symlinkSync(target, link);
+      fs.lchownSync(link, 65534, 65534);
+      try {
+        const r = docRouter({ scriptRoots: [outside] }).route(undefined, '/foreign.php');
+        expect(denied(r)).toEqual({ status: 403, reason: 'symlink and its target have different owners (followSymlinks: owner-match)' });
+        expect(script(docRouter({ scriptRoots: [outside], followSymlinks: 'on' }).route(undefined, '/foreign.php')).target.scriptFilename).toBe(link);
+      } finally {
+        fs.unlinkSync(link);
+      }
+    });
+
+    test('inside: only symlinks that stay inside the root; off: none', () => {
+      expect(denied(docRouter({ followSymlinks: 'inside', scriptRoots: [outside] }).route(undefined, '/outdir/run.fcgi'))).toEqual({ status: 403, reason: 'symlink leads outside the document root' });
+      expect(script(docRouter({ followSymlinks: 'inside' }).route(undefined, '/alias.php')).target.scriptFilename).toBe(`${root}/alias.php`);
+      expect(denied(docRouter({ followSymlinks: 'off' }).route(undefined, '/alias.php'))).toEqual({ status: 403, reason: 'symlinks are not followed here (followSymlinks: off)' });
+      expect(script(docRouter({ followSymlinks: 'off' }).route(undefined, '/index.php')).target.scriptFilename).toBe(`${root}/index.php`);
+    });
   });
 
   test('symlinks that stay inside the root are followed; SCRIPT_FILENAME keeps the link path', () => {
@@ -543,7 +585,7 @@ describe('routeFastcgi', () => {
   test('outside the root: nothing runs', () => {
     expect(denied(router().routeFastcgi(fcgi({ SCRIPT_FILENAME: '/etc/passwd', DOCUMENT_URI: '/etc/passwd' }))).status).toBe(404);
     expect(denied(router().routeFastcgi(fcgi({ SCRIPT_FILENAME: `${outside}/run.fcgi` }))).status).toBe(404);
-    expect(denied(router().routeFastcgi(fcgi({ SCRIPT_FILENAME: `${root}/leak.php` })))).toEqual({ status: 403, reason: 'symlink leads outside the document root' });
+    expect(denied(router().routeFastcgi(fcgi({ SCRIPT_FILENAME: `${root}/leak.php` })))).toEqual({ status: 403, reason: 'script resolves outside the document root and scriptRoots' });
     expect(denied(router().routeFastcgi(fcgi({ SCRIPT_FILENAME: `${root}/outdir/run.fcgi` }))).status).toBe(403);
     expect(denied(router().routeFastcgi(fcgi({ SCRIPT_FILENAME: `${root}/../outside/run.fcgi` }))).status).toBe(400);
     expect(denied(router().routeFastcgi(fcgi({ SCRIPT_FILENAME: `${root}/noexec.fcgi` }))).status).toBe(403);
