@@ -748,7 +748,16 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.finish(job, err);
     if (err instanceof IoTimeoutError) this.retire(worker, 'io-timeout');
     else if (err instanceof ProtocolError) this.retire(worker, 'protocol-error');
-    else this.release(worker);
+    else if (err instanceof WorkerClosedError && worker.slots === 1) {
+      // The app dropped the connection in the middle of an answer: it crashed, or is about to
+      // exit. It gets nothing more until that is known (its exit may still be on its way while
+      // the client already sees the cut response and asks again); one that lives on is retired,
+      // as mod_fcgid kills a process after a communication error. (A shared-socket backend
+      // serves other requests too and replaces its own children: released as before.)
+      void this.workerFate(worker).then((fate) => {
+        if (fate === 'alive') this.retire(worker, 'protocol-error');
+      });
+    } else this.release(worker);
   }
 
   private workerFate(worker: Worker): Promise<WorkerFate> {
