@@ -4,7 +4,8 @@
  * compared byte for byte over a table of URLs (plain script, query, path info, encoded path
  * info, trailing slash, index, double slash, dot segments, spaces and UTF-8 in names). Web
  * servers: nginx (the README's block, and without fastcgi_split_path_info), Apache
- * mod_proxy_fcgi (SetHandler and ProxyPassMatch), lighttpd mod_fastcgi (with
+ * mod_proxy_fcgi (SetHandler proxy:fcgi:// and proxy:unix:, ProxyPass, ProxyPassMatch),
+ * lighttpd mod_fastcgi (with
  * broken-scriptfilename, as its docs advise for PHP), Caddy (`php_fastcgi`) and h2o
  * (`file.custom-handler` with `fastcgi.connect`), all Debian packages.
  */
@@ -29,6 +30,8 @@ echo json_encode($out, JSON_UNESCAPED_SLASHES | JSON_INVALID_UTF8_SUBSTITUTE), "
 `;
 
 const URLS = [
+  '/',
+  '/sub/',
   '/info.php',
   '/info.php?q=1&r=%41',
   '/info.php/extra',
@@ -65,6 +68,13 @@ function waitForSocket(port: number, child: ChildProcess, timeoutMs = 10_000): P
   });
 }
 
+/** A scratch dir Apache's children (nobody) can enter. */
+function sharedDir(): string {
+  const d = tempDir();
+  fs.chmodSync(d, 0o755);
+  return d;
+}
+
 interface Answer {
   status: number;
   body: string;
@@ -81,6 +91,9 @@ describe('$_SERVER behind each web server: fcgipm + php-cgi against php-fpm', ()
   let fpm: ChildProcess;
   let fpmPort: number;
   let fcgipmPort: number;
+  /** The same two backends on Unix sockets any user may connect to (Apache runs as nobody). */
+  let fpmSock: string;
+  let fcgipmSock: string;
   const servers: WebServer[] = [];
 
   beforeAll(async () => {
@@ -97,14 +110,27 @@ describe('$_SERVER behind each web server: fcgipm + php-cgi against php-fpm', ()
     const conf = path.join(fpmDir, 'php-fpm.conf');
     fs.writeFileSync(
       conf,
-      `[global]\npid = ${fpmDir}/php-fpm.pid\nerror_log = ${fpmDir}/error.log\ndaemonize = no\n[www]\nuser = root\ngroup = root\nlisten = 127.0.0.1:${fpmPort}\npm = static\npm.max_children = 2\n`,
+      `[global]\npid = ${fpmDir}/php-fpm.pid\nerror_log = ${fpmDir}/error.log\ndaemonize = no\n` +
+        `[www]\nuser = root\ngroup = root\nlisten = 127.0.0.1:${fpmPort}\npm = static\npm.max_children = 2\n` +
+        `[unix]\nuser = root\ngroup = root\nlisten = ${fpmDir}/fpm.sock\nlisten.mode = 0666\npm = static\npm.max_children = 1\n`,
     );
+    fpmSock = path.join(fpmDir, 'fpm.sock');
     fpm = spawn(PHP_FPM, ['-F', '-R', '-n', '-y', conf], { stdio: 'ignore' });
     await waitForSocket(fpmPort, fpm);
 
     fcgipmPort = await freePort();
     const c = cli(['run', '--http', 'off', '--fastcgi', `127.0.0.1:${fcgipmPort}`, '--ipc-dir', path.join(root, 'ipc'), '--max', '2', '--', PHP_CGI, '-n']);
     await c.waitForLine((l) => l.msg === 'fcgipm ready');
+    // On a Unix socket, mode 0666 (php-fpm's listen.mode): `serve` with a config file.
+    fcgipmSock = path.join(root, 'fcgipm.sock');
+    const configFile = path.join(root, 'fcgipm.yaml');
+    fs.writeFileSync(
+      configFile,
+      `ipcDir: ${root}/ipc-unix\nlisten: { http: "off", fastcgi: "unix:${fcgipmSock}", fastcgiMode: "0666" }\n` +
+        `defaults: { allowRoot: true, maxProcesses: 1 }\nsites:\n  - apps: [{ prefix: /, command: ${PHP_CGI}, args: [-n] }]\n`,
+    );
+    const u = cli(['serve', '--config', configFile]);
+    await u.waitForLine((l) => l.msg === 'fcgipm ready');
   });
 
   afterAll(async () => {
@@ -114,9 +140,10 @@ describe('$_SERVER behind each web server: fcgipm + php-cgi against php-fpm', ()
   });
 
   /** Every URL through both backends; the differences, one line each. */
-  async function differences(front: (port: number) => Promise<WebServer>, fcgipm = fcgipmPort): Promise<string[]> {
-    const viaFpm = await front(fpmPort);
-    const viaFcgipm = await front(fcgipm);
+  /** front(port) starts the web server for one backend (TCP ports; the Unix-socket test gets 0 for php-fpm and -1 for fcgipm). */
+  async function differences(front: (port: number) => Promise<WebServer>, fcgipm = fcgipmPort, fpmBackend = fpmPort): Promise<string[]> {
+    const viaFpm = await front(fpmBackend);
+    const viaFcgipm = await front(fcgipm === 0 ? -1 : fcgipm);
     servers.push(viaFpm, viaFcgipm);
     const out: string[] = [];
     // The comparison means something only if PHP ran: the plain page must be a 200 from both.
@@ -211,6 +238,43 @@ ProxyPassMatch "^/(.*\\.php(/.*)?)$" "fcgi://127.0.0.1:${port}${www}/$1"
     );
     expect(diffs).toEqual([]);
   });
+  test('Apache mod_proxy_fcgi: ProxyPass of a whole URL space', async () => {
+    const diffs = await differences((port) =>
+      startApache(
+        sharedDir(),
+        `
+DocumentRoot "${www}"
+<Directory "${www}">
+  Require all granted
+</Directory>
+ProxyPass "/" "fcgi://127.0.0.1:${port}${www}/"
+`,
+      ),
+    );
+    expect(diffs).toEqual([]);
+  });
+
+  test('Apache mod_proxy_fcgi: SetHandler proxy:unix:…|fcgi:// to a Unix socket', async () => {
+    const diffs = await differences(
+      (port) =>
+        startApache(
+          sharedDir(),
+          `
+DocumentRoot "${www}"
+<Directory "${www}">
+  Require all granted
+</Directory>
+<FilesMatch "\\.php$">
+  SetHandler "proxy:unix:${port === 0 ? fpmSock : fcgipmSock}|fcgi://localhost"
+</FilesMatch>
+`,
+        ),
+      0,
+      0,
+    );
+    expect(diffs).toEqual([]);
+  });
+
   test('lighttpd mod_fastcgi with broken-scriptfilename', async () => {
     const diffs = await differences((port) =>
       startLighttpd(
