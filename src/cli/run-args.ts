@@ -17,6 +17,8 @@ export interface RunArgs {
   readonly admin: ListenAddress | undefined;
   /** FastCGI front end for nginx / Apache mod_proxy_fcgi; off when undefined. */
   readonly fastcgi: ListenTarget | undefined;
+  /** --fastcgi-mode OCTAL: the FastCGI Unix socket's permissions (php-fpm's listen.mode). */
+  readonly fastcgiMode: number | undefined;
   /** Pass client sockets to the app (DESIGN.md "fd handoff protocol") instead of proxying. */
   readonly handoff: boolean;
   /** SO_REUSEPORT on the HTTP listener: a new fcgipm can start before the old one stops. */
@@ -62,6 +64,8 @@ HTTP through them. COMMAND is found as a shell finds it: a bare name in PATH.
   --http HOST:PORT        HTTP front end (default 127.0.0.1:8080; "off" disables)
   --fastcgi ADDR          FastCGI front end for nginx fastcgi_pass or Apache mod_proxy_fcgi:
                           unix:/path or HOST:PORT (default off)
+  --fastcgi-mode OCTAL    permissions of that Unix socket (default 0660; 0666 lets a web server
+                          running as another user connect, php-fpm's listen.mode)
   --handoff               pass each client connection to the app with SCM_RIGHTS instead of
                           proxying (the app speaks docs/handoff-protocol.md)
   --reuse-port            bind the HTTP listener with SO_REUSEPORT: a new fcgipm can start on
@@ -153,6 +157,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   let ipcDir = DEFAULT_IPC_DIR;
   let admin: ListenAddress | undefined;
   let fastcgi: ListenTarget | undefined;
+  let fastcgiMode: number | undefined;
   let handoff = false;
   let reusePort = false;
   let frontEnds = 1;
@@ -217,6 +222,12 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
       case '--fastcgi': {
         const v = value();
         fastcgi = v === 'off' ? undefined : parseListenTarget(v, name);
+        break;
+      }
+      case '--fastcgi-mode': {
+        const v = value();
+        if (!/^[0-7]{3,4}$/.test(v) || parseInt(v, 8) > 0o777) throw new InvalidArgumentError(`--fastcgi-mode: expected an octal mode such as 0666, got "${v}"`);
+        fastcgiMode = parseInt(v, 8);
         break;
       }
       case '--reuse-port':
@@ -352,6 +363,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     http,
     admin,
     fastcgi,
+    fastcgiMode,
     handoff,
     reusePort,
     frontEnds,
