@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CAPACITY_VARIABLES, queryValues } from '../../src/client/get-values';
 import { fixture, tempDir } from '../helpers/fixtures';
-import { httpRequest, parseEnvDump } from '../helpers/http-client';
+import { httpRequest, kv, parseEnvDump } from '../helpers/http-client';
 import { closeAllConfigs, serveConfig, type ServedConfig } from '../helpers/serve-config';
 import { freePort, startApache, startNginx, type WebServer } from '../helpers/web-servers';
 
@@ -21,15 +21,6 @@ header('X-Php: yes');
 foreach (['SCRIPT_NAME', 'SCRIPT_FILENAME', 'PATH_INFO', 'REQUEST_URI'] as $k) echo $k, '=', $_SERVER[$k] ?? '(unset)', "\\n";
 if (isset($_GET['echo'])) echo 'body=', md5(file_get_contents('php://input')), "\\n";
 `;
-
-function kv(text: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const l of text.split('\n')) {
-    const i = l.indexOf('=');
-    if (i > 0) m.set(l.slice(0, i), l.slice(i + 1));
-  }
-  return m;
-}
 
 const md5 = (b: Buffer): string => crypto.createHash('md5').update(b).digest('hex');
 

@@ -8,22 +8,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { cleanupClis, cli, dir } from '../helpers/cli';
-import { httpRequest } from '../helpers/http-client';
+import { httpRequest, kv } from '../helpers/http-client';
 import { startApache, startNginx, type WebServer } from '../helpers/web-servers';
 
 const INFO_PHP = `<?php
 header('Content-Type: text/plain');
 foreach (['SCRIPT_NAME', 'SCRIPT_FILENAME', 'PATH_INFO', 'PHP_SELF', 'DOCUMENT_ROOT', 'REQUEST_URI'] as $k) echo $k, '=', $_SERVER[$k] ?? '(unset)', "\\n";
 `;
-
-function kv(text: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const l of text.split('\n')) {
-    const i = l.indexOf('=');
-    if (i > 0) m.set(l.slice(0, i), l.slice(i + 1));
-  }
-  return m;
-}
 
 /** Readable by www-data (the workers) and nobody (Apache's children): not a 0700 temp dir. */
 function shared(): string {

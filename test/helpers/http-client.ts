@@ -66,3 +66,13 @@ export function parseEnvDump(text: string): { params: Map<string, string>; envir
   }
   return { params, environ };
 }
+
+/** "NAME=value" lines (the PHP test pages' output) as a map; the first "=" splits. */
+export function kv(text: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const l of text.split('\n')) {
+    const i = l.indexOf('=');
+    if (i > 0) m.set(l.slice(0, i), l.slice(i + 1));
+  }
+  return m;
+}

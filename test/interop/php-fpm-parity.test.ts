@@ -140,6 +140,10 @@ describe('$_SERVER behind each web server: fcgipm + php-cgi against php-fpm', ()
   });
 
   /** Every URL through both backends; the differences, one line each. */
+  /** Apache serving the test's document root (its children, nobody, may read it), `handler` added. */
+  const apache = (handler: string): Promise<WebServer> =>
+    startApache(sharedDir(), `\nDocumentRoot "${www}"\n<Directory "${www}">\n  Require all granted\n</Directory>\n${handler}\n`);
+
   /** front(port) starts the web server for one backend (TCP ports; the Unix-socket test gets 0 for php-fpm and -1 for fcgipm). */
   async function differences(front: (port: number) => Promise<WebServer>, fcgipm = fcgipmPort, fpmBackend = fpmPort): Promise<string[]> {
     const viaFpm = await front(fpmBackend);
@@ -196,82 +200,22 @@ describe('$_SERVER behind each web server: fcgipm + php-cgi against php-fpm', ()
   });
 
   test('Apache mod_proxy_fcgi: SetHandler proxy:fcgi://', async () => {
-    const dir = (): string => {
-      const d = tempDir();
-      fs.chmodSync(d, 0o755);
-      return d;
-    };
-    const diffs = await differences((port) =>
-      startApache(
-        dir(),
-        `
-DocumentRoot "${www}"
-<Directory "${www}">
-  Require all granted
-</Directory>
-<FilesMatch "\\.php$">
-  SetHandler "proxy:fcgi://127.0.0.1:${port}"
-</FilesMatch>
-`,
-      ),
-    );
+    const diffs = await differences((port) => apache(`<FilesMatch "\\.php$">\n  SetHandler "proxy:fcgi://127.0.0.1:${port}"\n</FilesMatch>`));
     expect(diffs).toEqual([]);
   });
 
   test('Apache mod_proxy_fcgi: ProxyPassMatch with the path tail', async () => {
-    const dir = (): string => {
-      const d = tempDir();
-      fs.chmodSync(d, 0o755);
-      return d;
-    };
-    const diffs = await differences((port) =>
-      startApache(
-        dir(),
-        `
-DocumentRoot "${www}"
-<Directory "${www}">
-  Require all granted
-</Directory>
-ProxyPassMatch "^/(.*\\.php(/.*)?)$" "fcgi://127.0.0.1:${port}${www}/$1"
-`,
-      ),
-    );
+    const diffs = await differences((port) => apache(`ProxyPassMatch "^/(.*\\.php(/.*)?)$" "fcgi://127.0.0.1:${port}${www}/$1"`));
     expect(diffs).toEqual([]);
   });
   test('Apache mod_proxy_fcgi: ProxyPass of a whole URL space', async () => {
-    const diffs = await differences((port) =>
-      startApache(
-        sharedDir(),
-        `
-DocumentRoot "${www}"
-<Directory "${www}">
-  Require all granted
-</Directory>
-ProxyPass "/" "fcgi://127.0.0.1:${port}${www}/"
-`,
-      ),
-    );
+    const diffs = await differences((port) => apache(`ProxyPass "/" "fcgi://127.0.0.1:${port}${www}/"`));
     expect(diffs).toEqual([]);
   });
 
   test('Apache mod_proxy_fcgi: SetHandler proxy:unix:…|fcgi:// to a Unix socket', async () => {
-    const diffs = await differences(
-      (port) =>
-        startApache(
-          sharedDir(),
-          `
-DocumentRoot "${www}"
-<Directory "${www}">
-  Require all granted
-</Directory>
-<FilesMatch "\\.php$">
-  SetHandler "proxy:unix:${port === 0 ? fpmSock : fcgipmSock}|fcgi://localhost"
-</FilesMatch>
-`,
-        ),
-      0,
-      0,
-    );
+    const sockFor = (port: number): string => (port === 0 ? fpmSock : fcgipmSock);
+    const diffs = await differences((port) => apache(`<FilesMatch "\\.php$">\n  SetHandler "proxy:unix:${sockFor(port)}|fcgi://localhost"\n</FilesMatch>`), 0, 0);
     expect(diffs).toEqual([]);
   });
 
