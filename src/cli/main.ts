@@ -7,11 +7,10 @@ import { markInheritedDescriptorsCloexec } from '../spawn/fd-hygiene';
 import { lookupGroup, lookupUser } from '../spawn/user-db';
 import { VERSION } from '../version';
 import { followFirstFrontEnd, frontEndArgs, frontEndOf, FrontEnds, type FrontEnd } from './front-ends';
-import { parseRunArgs, RUN_USAGE } from './run-args';
+import { parseRunArgs, runWantsHelp, RUN_USAGE } from './run-args';
 import { configFromRunArgs } from './run-config';
 import { startServer, type Server } from './serve-server';
-import { fetchStatus, formatStatus, parseStatusArgs, STATUS_USAGE } from './status-command';
-import type { ManagerSnapshot } from '../pm/manager';
+import { fetchStatus, formatStatus, parseStatus, parseStatusArgs, STATUS_USAGE } from './status-command';
 
 /** Process exit codes: 0 clean stop, 1 start-up failure, 2 usage error. */
 export const EXIT_OK = 0;
@@ -26,10 +25,15 @@ commands:
   status [--admin HOST:PORT] [--json]   the scoreboard of a running fcgipm
   check-config FILE.yaml                check a configuration file, every problem as file:line
   import-apache FILE.conf...            print the YAML equivalent of Apache mod_fcgid directives
-  --version                             print the version
-
-'fcgipm run --help' lists the run options.
+  help COMMAND                          the options of one command (also COMMAND -h, --help)
+  -V, --version                         print the version
+  -h, --help                            this list
 `;
+
+/** -h or --help among the options of a command that takes no program to run (serve, status). */
+function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes('-h') || argv.includes('--help');
+}
 
 /** The CLI's only output channel besides the log: one line an operator can act on. */
 function say(line: string): void {
@@ -99,7 +103,7 @@ async function start(config: Config, logger: Logger): Promise<Server | undefined
 }
 
 async function run(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--help') && (argv.indexOf('--help') < argv.indexOf('--') || !argv.includes('--'))) {
+  if (runWantsHelp(argv)) {
     process.stdout.write(RUN_USAGE);
     return EXIT_OK;
   }
@@ -144,7 +148,7 @@ invalid one is logged with every problem and the running configuration stays.
 const WATCH_SETTLE_MS = 200;
 
 async function serve(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--help')) {
+  if (wantsHelp(argv)) {
     process.stdout.write(SERVE_USAGE);
     return EXIT_OK;
   }
@@ -202,7 +206,7 @@ async function serve(argv: readonly string[]): Promise<number> {
 }
 
 async function status(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--help')) {
+  if (wantsHelp(argv)) {
     process.stdout.write(STATUS_USAGE);
     return EXIT_OK;
   }
@@ -220,8 +224,41 @@ async function status(argv: readonly string[]): Promise<number> {
     say(`cannot read status from ${args.admin.host}:${args.admin.port}: ${describe(err)} (is fcgipm running with --admin?)`);
     return EXIT_STARTUP;
   }
-  process.stdout.write(args.json ? body : formatStatus(JSON.parse(body) as ManagerSnapshot));
+  const snapshot = parseStatus(body);
+  if (snapshot === undefined) {
+    say(`${args.admin.host}:${args.admin.port} answered /status.json, but not with fcgipm's status: is this fcgipm's admin listener (listen.admin, --admin)?`);
+    return EXIT_STARTUP;
+  }
+  process.stdout.write(args.json ? body : formatStatus(snapshot));
   return EXIT_OK;
+}
+
+/** `fcgipm help [COMMAND]`: that command's usage, as `COMMAND --help` prints it. */
+async function help(command: string | undefined): Promise<number> {
+  switch (command) {
+    case undefined:
+      process.stdout.write(USAGE);
+      return EXIT_OK;
+    case 'run':
+      process.stdout.write(RUN_USAGE);
+      return EXIT_OK;
+    case 'serve':
+      process.stdout.write(SERVE_USAGE);
+      return EXIT_OK;
+    case 'status':
+      process.stdout.write(STATUS_USAGE);
+      return EXIT_OK;
+    case 'check-config':
+    case 'import-apache': {
+      const m = await import('./config-commands');
+      process.stdout.write(command === 'check-config' ? m.CHECK_CONFIG_USAGE : m.IMPORT_APACHE_USAGE);
+      return EXIT_OK;
+    }
+    default:
+      say(`help: unknown command '${command}'`);
+      process.stderr.write(USAGE);
+      return EXIT_USAGE;
+  }
 }
 
 export function main(argv: readonly string[]): void {
@@ -244,13 +281,17 @@ export function main(argv: readonly string[]): void {
       result = status(rest);
       break;
     case '--version':
+    case '-V':
     case 'version':
       process.stdout.write(`fcgipm ${VERSION}\n`);
       result = Promise.resolve(EXIT_OK);
       break;
+    case 'help':
+      result = help(rest[0]);
+      break;
     case undefined:
     case '--help':
-    case 'help':
+    case '-h':
       process.stdout.write(USAGE);
       result = Promise.resolve(command === undefined ? EXIT_USAGE : EXIT_OK);
       break;

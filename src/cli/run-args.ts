@@ -151,6 +151,23 @@ function secondsOrZero(option: string, text: string | undefined): number {
   return text !== undefined && Number(text) === 0 && text.trim() !== '' ? 0 : seconds(option, text);
 }
 
+/** run's options that take no value; every other `--name` takes one (inline or next). */
+const RUN_FLAGS = new Set(['--reuse-port', '--handoff', '--allow-root']);
+
+/**
+ * -h or --help among run's own options: before COMMAND and before a "--", and not the value of
+ * an option. After them it is an argument of the program run starts (`run -- app -h`).
+ */
+export function runWantsHelp(argv: readonly string[]): boolean {
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] ?? '';
+    if (arg === '-h' || arg === '--help') return true;
+    if (arg === '--' || !arg.startsWith('--')) return false;
+    if (!arg.includes('=') && !RUN_FLAGS.has(arg)) i += 1;
+  }
+  return false;
+}
+
 /** Parses `fcgipm run` arguments (without "run"). Throws InvalidArgumentError naming the option. */
 export function parseRunArgs(argv: readonly string[]): RunArgs {
   let http: ListenAddress | undefined = DEFAULT_HTTP;

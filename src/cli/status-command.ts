@@ -35,6 +35,21 @@ export function parseStatusArgs(argv: readonly string[]): StatusArgs {
   return { admin, json };
 }
 
+/**
+ * The status JSON as fcgipm's admin listener gives it, or undefined when the text is not that
+ * (another server on the port answered /status.json).
+ */
+export function parseStatus(body: string): ManagerSnapshot | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as { pools?: unknown }).pools)) return undefined;
+  return parsed as ManagerSnapshot;
+}
+
 export function fetchStatus(admin: ListenAddress, timeoutMs = 5_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const host = admin.host.includes(':') ? `[${admin.host}]` : admin.host;
