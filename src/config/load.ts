@@ -519,6 +519,8 @@ class Loader {
       reusePort: this.boolean(this.need(listenMap, 'listen', 'reusePort', 'listen')) ?? false,
       fastcgiMode: this.umask(this.need(listenMap, 'listen', 'fastcgiMode', 'listen')) ?? 0o660,
     };
+    // What serve cannot listen on is refused here, so that check-config refuses it too.
+    if (listen.http?.kind === 'unix') this.problem(listenMap.get('http')?.node, 'listen.http', 'the HTTP listener takes HOST:PORT, not a Unix socket (a Unix socket is for listen.fastcgi)');
     if (listen.admin?.kind === 'unix') this.problem(listenMap.get('admin')?.node, 'listen.admin', 'the status listener takes HOST:PORT, not a Unix socket');
 
     const defaultsEntry = top.get('defaults');

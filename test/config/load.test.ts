@@ -170,6 +170,10 @@ describe('values', () => {
   test('a Unix socket path too long for sun_path is refused', () => {
     const long = `/tmp/${'x'.repeat(110)}`;
     expect(problems(`listen: { fastcgi: "unix:${long}" }\n${SITE}`)).toEqual([`1:20 listen.fastcgi: Unix socket path ${long} is longer than 107 bytes`]);
+    // What serve cannot listen on, check-config refuses too.
+    expect(problems(`listen: { http: "unix:/run/fcgipm-http.sock" }\n${SITE}`)).toEqual([
+      '1:17 listen.http: the HTTP listener takes HOST:PORT, not a Unix socket (a Unix socket is for listen.fastcgi)',
+    ]);
   });
 
   test('paths are relative to the config file', () => {
