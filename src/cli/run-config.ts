@@ -6,6 +6,8 @@
 import path from 'node:path';
 import { InvalidArgumentError } from '../errors';
 import { findCommand } from './command-path';
+import { poolSettingProblems, type CheckedKey } from '../config/pool-checks';
+import { SCALING_DEFAULTS } from '../pm/policy/options';
 import { DEFAULT_LOG_LEVEL, DEFAULT_MAX_PROCESSES, DEFAULT_MAX_REQUEST_BODY_BYTES } from '../config/schema';
 import type { AppRoute, Config, ListenTarget, PoolSettings } from '../config/types';
 import type { ListenAddress, RunArgs } from './run-args';
@@ -58,13 +60,42 @@ function poolSettings(args: RunArgs): PoolSettings {
   return s;
 }
 
+/** Each checked pool setting as the flag that sets it. */
+const FLAG_OF: Record<CheckedKey, string> = {
+  minProcesses: '--min',
+  maxProcesses: '--max',
+  minSpare: '--min-spare',
+  maxSpare: '--max-spare',
+  mode: '--mode',
+};
+
+/**
+ * Flags that contradict each other, named as the user typed them (`--min 10 is above --max
+ * 2`), with the pool's defaults standing in for flags not given: `--min 10` alone is above
+ * the default --max, which the user should hear about before anything starts.
+ */
+function checkPoolFlags(s: PoolSettings): void {
+  const given = new Set(Object.keys(s));
+  const withDefaults: PoolSettings = {
+    mode: s.mode ?? SCALING_DEFAULTS.mode,
+    minProcesses: s.minProcesses ?? SCALING_DEFAULTS.minProcesses,
+    maxProcesses: s.maxProcesses ?? SCALING_DEFAULTS.maxProcesses,
+    minSpare: s.minSpare ?? SCALING_DEFAULTS.minSpare,
+    maxSpare: s.maxSpare ?? SCALING_DEFAULTS.maxSpare,
+  };
+  const problems = poolSettingProblems(withDefaults, (key) => (given.has(key) ? FLAG_OF[key] : `the default ${FLAG_OF[key]}`));
+  if (problems.length > 0) throw new InvalidArgumentError(problems.join('; '));
+}
+
 /** The Config `fcgipm run [options] COMMAND [ARG...]` stands for. */
 export function configFromRunArgs(args: RunArgs): Config {
+  const pool = poolSettings(args);
+  checkPoolFlags(pool);
   if (!args.command.includes('/') && findCommand(args.command) === undefined) {
     throw new InvalidArgumentError(`cannot run ${args.command}: not found in PATH (${process.env.PATH ?? ''})`);
   }
   const app: AppRoute = {
-    ...poolSettings(args),
+    ...pool,
     prefix: '/',
     // As a shell would run it: a bare name from PATH, a path relative to where fcgipm was
     // started.

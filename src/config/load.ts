@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Document, isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../errors';
 import { mergePoolSettings } from './merge';
+import { poolSettingProblems } from './pool-checks';
 import { keysOf, SCHEMA, type KeySpec, type Section } from './schema';
 import { parseListen } from './listen';
 import type { AppRoute, AuthApp, AuthRule, Config, ListenTarget, PoolSettings, SiteConfig, SymlinkPolicy, Wrapper } from './types';
@@ -852,18 +853,7 @@ class Loader {
       const fromCommand = c.command !== undefined && Object.hasOwn(config.commands, c.command) ? config.commands[c.command] : undefined;
       const s = mergePoolSettings(config.defaults, site?.pool, fromCommand, c.own);
       const say = (message: string): void => this.problem(c.node, c.path, `${message} (merged from defaults, the site${fromCommand ? ', commands' : ''} and this entry)`);
-      if (s.minProcesses !== undefined && s.maxProcesses !== undefined && s.minProcesses > s.maxProcesses) {
-        say(`minProcesses ${s.minProcesses} is above maxProcesses ${s.maxProcesses}`);
-      }
-      if (s.minSpare !== undefined && s.maxSpare !== undefined && s.minSpare > s.maxSpare) {
-        say(`minSpare ${s.minSpare} is above maxSpare ${s.maxSpare}`);
-      }
-      if (s.mode === 'dynamic') {
-        if (s.minSpare === 0) say('mode dynamic needs minSpare >= 1');
-        if (s.maxSpare !== undefined && s.maxProcesses !== undefined && s.maxSpare > s.maxProcesses) {
-          say(`maxSpare ${s.maxSpare} is above maxProcesses ${s.maxProcesses}`);
-        }
-      }
+      for (const problem of poolSettingProblems(s, (key) => key)) say(problem);
     }
   }
 }

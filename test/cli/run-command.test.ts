@@ -112,4 +112,11 @@ describe('fcgipm run', () => {
     expect((await c.exited).code).toBe(2);
     expect(c.stderr()).toMatch(/^fcgipm: --max: expected a whole number >= 1, got "lots"\n/);
   });
+
+  test('flags that contradict each other are a usage error naming both flags, not config keys', async () => {
+    const c = cli(['run', '--min', '10', '--max', '2', fixture('hello')]);
+    expect((await c.exited).code).toBe(2);
+    expect(c.stderr()).toMatch(/^fcgipm: --min 10 is above --max 2\n/);
+    expect(c.stderr()).not.toMatch(/minProcesses/);
+  });
 });

@@ -95,4 +95,20 @@ describe('fcgipm run flags as a Config', () => {
     const app = site.apps[0]!;
     expect(mergePoolSettings(config.defaults, site.pool, config.commands[app.command], app)).toEqual({ maxProcesses: 3 });
   });
+
+  test('contradicting pool flags are named as the user typed them, the defaults named as defaults', () => {
+    const refuse = (argv: string[]): string => {
+      try {
+        configFromRunArgs(parseRunArgs(argv));
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(refuse(['--min', '10', '--max', '2', '/bin/true'])).toBe('--min 10 is above --max 2');
+    expect(refuse(['--mode', 'dynamic', '--min-spare', '5', '--max-spare', '2', '/bin/true'])).toBe('--min-spare 5 is above --max-spare 2');
+    expect(refuse(['--mode', 'dynamic', '--max', '2', '--max-spare', '3', '/bin/true'])).toBe('--max-spare 3 is above --max 2');
+    expect(refuse(['--min', '100000', '/bin/true'])).toMatch(/^--min 100000 is above the default --max \d+$/);
+    expect(refuse(['--min', '2', '--max', '2', '/bin/true'])).toBe('accepted');
+  });
 });
