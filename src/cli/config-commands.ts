@@ -29,8 +29,9 @@ export const IMPORT_APACHE_USAGE = `usage: fcgipm import-apache FILE.conf...
 Prints the fcgipm YAML equivalent to the mod_fcgid (Fcgid*) directives in the Apache
 configuration files, with the AddHandler/SetHandler fcgid-script, DocumentRoot, ServerName,
 ServerAlias and DirectoryIndex directives around them. Pass every file that matters (Include
-is not followed), e.g. mods-enabled/fcgid.conf and sites-enabled/*.conf. Directives with no
-fcgipm equivalent are reported on stderr as '# warning: FILE:LINE: ...' lines.
+is not followed), e.g. mods-enabled/fcgid.conf and sites-enabled/*.conf. Every directive that
+is not carried over is reported on stderr as a '# warning: FILE:LINE: ...' line: what to do
+instead, a did-you-mean for a misspelled one, or "not about FastCGI".
 `;
 
 function usageError(io: CommandIo, message: string, usage: string): number {

@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { Document, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import { nearest } from './edit-distance';
 import { SCHEMA } from './schema';
 import { parseDuration, splitCommandLine } from './units';
 
@@ -203,6 +204,36 @@ const CANONICAL = new Map<string, string>([
   ...Object.entries(ALIASES).map(([alias, name]): [string, string] => [alias.toLowerCase(), name]),
 ]);
 
+/**
+ * Apache directives that shape how a FastCGI app is run or reached but have no place in
+ * fcgipm's YAML, and what to do instead: each becomes a warning naming its line.
+ */
+const NOT_CARRIED: Readonly<Record<string, string>> = {
+  SuexecUserGroup: "mod_suexec is not carried over: set user and group on the site's apps (or in defaults) to run them as that user",
+  SetEnv: 'request variables set by mod_env are not carried over: fcgipm sets no per-request variables; a constant one can go in env (the process environment)',
+  PassEnv: 'request variables set by mod_env are not carried over: a constant one can go in env (the process environment)',
+  UnsetEnv: 'request variables set by mod_env are not carried over',
+  SetEnvIf: 'request variables set by mod_setenvif are not carried over',
+  SetEnvIfNoCase: 'request variables set by mod_setenvif are not carried over',
+  ScriptAlias: 'URL mappings are not carried over: for a FastCGI program, add an apps entry with its prefix and command',
+  ScriptAliasMatch: 'URL mappings are not carried over: for a FastCGI program, add an apps entry with its prefix and command',
+  Alias: 'URL mappings are not carried over: for a FastCGI program, add an apps entry with its prefix and command',
+  AliasMatch: 'URL mappings are not carried over: for a FastCGI program, add an apps entry with its prefix and command',
+  RewriteEngine: 'mod_rewrite rules are not carried over; keep them in the web server in front of fcgipm',
+  RewriteRule: 'mod_rewrite rules are not carried over; keep them in the web server in front of fcgipm',
+  RewriteCond: 'mod_rewrite rules are not carried over; keep them in the web server in front of fcgipm',
+  Action: 'mod_actions is not carried over: a wrappers entry runs the scripts of a suffix through a command',
+  Options: "Options is not carried over: a site's followSymlinks says which symlinks are followed; ExecCGI has no equivalent (handlers and wrappers say what runs)",
+  AuthType: "access control is not carried over, except mod_fcgid's authorizers: an auth rule runs its FastCGI authenticator or authorizer on every request under its prefix",
+  AuthName: "access control is not carried over, except mod_fcgid's authorizers: an auth rule runs its FastCGI authenticator or authorizer on every request under its prefix",
+  Require: "access control is not carried over, except mod_fcgid's authorizers: an auth rule runs its FastCGI authenticator or authorizer on every request under its prefix",
+  ProxyPass: 'mod_proxy_fcgi is not carried over: fcgipm is the FastCGI side itself; to keep Apache in front, point ProxyPass at listen.fastcgi',
+  ProxyPassMatch: 'mod_proxy_fcgi is not carried over: fcgipm is the FastCGI side itself; to keep Apache in front, point ProxyPassMatch at listen.fastcgi',
+};
+
+/** Every directive name import-apache knows of, for did-you-mean. */
+const ALL_NAMES: readonly string[] = [...KNOWN, ...Object.keys(NOT_CARRIED)];
+
 /** Sections that only test conditions; their content is read as if they were not there. */
 const CONDITIONAL = new Set(['ifmodule', 'ifdefine', 'ifversion', 'iffile', 'ifdirective', 'ifsection', 'if', 'elseif', 'else']);
 const PER_DIR = new Set(['directory', 'directorymatch', 'location', 'locationmatch', 'files', 'filesmatch', 'proxy', 'proxymatch', 'limit', 'limitexcept']);
@@ -275,6 +306,7 @@ class Importer {
   read(file: ApacheFile): void {
     type Open = { kind: string; arg: string; at: string; vhost?: VirtualHost };
     const stack: Open[] = [];
+    const unrelated = new Map<string, number[]>();
     for (const { text, line } of logicalLines(file)) {
       const at = `${file.path}:${line}`;
       const close = /^<\/\s*([^\s>]+)\s*>$/.exec(text);
@@ -307,13 +339,47 @@ class Importer {
       const written = words[0] ?? '';
       const name = CANONICAL.get(written.toLowerCase()) ?? written;
       const d: Directive = { name, written, args: words.slice(1), at };
-      if (!CANONICAL.has(written.toLowerCase())) continue;
+      if (!CANONICAL.has(written.toLowerCase())) {
+        this.notCarried(written, at, unrelated);
+        continue;
+      }
       if (d.args.some((a) => a.includes('${'))) this.warn(at, `${written}: \${VARIABLE} is not expanded; the value is copied as written`);
       const vhost = [...stack].reverse().find((s) => s.vhost)?.vhost;
       const containers = stack.filter((s) => PER_DIR.has(s.kind)).map((s): Container => ({ kind: s.kind, arg: s.arg, at: s.at }));
       (vhost ? vhost.items : this.server).push({ d, containers });
     }
     for (const s of stack) this.warn(s.at, `<${s.kind}> is not closed by the end of ${file.path}`);
+    for (const [name, lines] of unrelated) {
+      const more = lines.length > 1 ? ` (also line${lines.length > 2 ? 's' : ''} ${lines.slice(1).join(', ')})` : '';
+      this.warn(`${file.path}:${lines[0] ?? 0}`, `${name}${more}: not about FastCGI; not carried over`);
+    }
+  }
+
+  /**
+   * A directive import-apache does not translate. Nothing is dropped in silence: a misspelled
+   * Fcgid directive (Apache itself refuses to start on it) gets a did-you-mean, one that
+   * matters to a FastCGI app says what to do instead, and the rest are listed as not carried
+   * over, once per name with every line (`unrelated`).
+   */
+  private notCarried(written: string, at: string, unrelated: Map<string, number[]>): void {
+    const canonical = Object.keys(NOT_CARRIED).find((n) => n.toLowerCase() === written.toLowerCase());
+    if (canonical !== undefined) {
+      this.warn(at, `${written}: ${NOT_CARRIED[canonical] ?? ''}`);
+      return;
+    }
+    const guess = nearest(written, ALL_NAMES);
+    if (/^fcgi/i.test(written)) {
+      this.warn(at, `${written} is not a mod_fcgid directive (Apache refuses to start on it${guess !== undefined ? `; did you mean ${guess}?` : ''}); skipped`);
+      return;
+    }
+    if (guess !== undefined) {
+      this.warn(at, `${written} is not a directive import-apache knows (did you mean ${guess}?); skipped`);
+      return;
+    }
+    const line = Number(at.slice(at.lastIndexOf(':') + 1));
+    const lines = unrelated.get(written) ?? [];
+    lines.push(line);
+    unrelated.set(written, lines);
   }
 
   // ---- interpreting ----------------------------------------------------------------------

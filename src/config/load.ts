@@ -11,6 +11,7 @@ import { Document, isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, 
 import { ConfigError, type ConfigProblem } from '../errors';
 import { mergePoolSettings } from './merge';
 import { poolSettingProblems } from './pool-checks';
+import { editDistance } from './edit-distance';
 import { keysOf, SCHEMA, type KeySpec, type Section } from './schema';
 import { parseListen } from './listen';
 import type { AppRoute, AuthApp, AuthRule, Config, ListenTarget, PoolSettings, SiteConfig, SymlinkPolicy, Wrapper } from './types';
@@ -102,19 +103,6 @@ function yamlMessage(text: string, code: string, message: string, pos: readonly 
   return `YAML syntax: ${message}`;
 }
 
-function levenshtein(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i += 1) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j += 1) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
-    }
-    prev = cur;
-  }
-  return prev[b.length] ?? Math.max(a.length, b.length);
-}
-
 const squash = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]/g, '');
 
 /**
@@ -136,7 +124,7 @@ export function suggestKey(word: string, candidates: readonly KeySpec[]): string
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {
-    const d = levenshtein(w, squash(c.key));
+    const d = editDistance(w, squash(c.key));
     if (d < bestDistance) {
       bestDistance = d;
       best = c.key;
@@ -387,7 +375,7 @@ class Loader {
     if (v === undefined) return undefined;
     const values = e.spec.values ?? [];
     if (typeof v === 'string' && values.includes(v)) return v;
-    const guess = typeof v === 'string' ? values.find((w) => levenshtein(w, v.toLowerCase()) <= 2) : undefined;
+    const guess = typeof v === 'string' ? values.find((w) => editDistance(w, v.toLowerCase()) <= 2) : undefined;
     this.problem(e.node, e.path, `expected one of ${values.join(', ')}, got ${showValue(v)}${guess ? ` (did you mean ${guess}?)` : ''}`);
     return undefined;
   }

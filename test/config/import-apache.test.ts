@@ -115,11 +115,56 @@ describe('Debian fcgid.conf with a site file', () => {
       expect.stringMatching(/^fcgid\.conf:12: FcgidOutputBufferSize is not needed: responses stream/),
       expect.stringMatching(/^fcgid\.conf:13: FcgidSpawnScoreUpLimit is not needed: .*no spawn score/),
       expect.stringMatching(/^fcgid\.conf:15: FcgidCmdOptions .*php-wrapper: mod_fcgid ignores FcgidInitialEnv for this command/),
+      expect.stringMatching(/^example\.com\.conf:14: Options: Options is not carried over: a site's followSymlinks/),
+      'example.com.conf:15: AllowOverride: not about FastCGI; not carried over',
+      expect.stringMatching(/^example\.com\.conf:18: Require: access control is not carried over, except mod_fcgid's authorizers/),
+      expect.stringMatching(/^example\.com\.conf:24: AuthType: access control is not carried over/),
+      expect.stringMatching(/^example\.com\.conf:25: AuthName: access control is not carried over/),
+      expect.stringMatching(/^example\.com\.conf:26: Require: access control is not carried over/),
+      'example.com.conf:29: ErrorLog: not about FastCGI; not carried over',
       expect.stringMatching(/^example\.com\.conf:32: host www\.example\.com is also in <VirtualHost \*:80> \(example\.com\.conf:2\); fcgipm does not route by port/),
       expect.stringMatching(/^example\.com\.conf:32: host example\.com is also in/),
       expect.stringMatching(/^example\.com\.conf:32: <VirtualHost \*:443> .* has no host left of its own; left out/),
+      'example.com.conf:36: SSLEngine: not about FastCGI; not carried over',
       expect.stringMatching(/^example\.com\.conf:46: FcgidZombieScanInterval is a server-wide directive; Apache refuses it inside <VirtualHost>/),
     ]);
+  });
+});
+
+describe('directives that are not carried over', () => {
+  test('a misspelled Fcgid directive gets a did-you-mean; others that matter say what to do; the rest are listed once per name', () => {
+    const { warnings, config } = roundTrip([
+      {
+        path: 'site.conf',
+        text: [
+          'FcgidMaxProcessPerClass 8',
+          'FcgidIdleTimeot 300',
+          'FcgidFrobnicate On',
+          '<VirtualHost *:80>',
+          '  ServerName x.org',
+          '  DocumentRot /srv/x',
+          '  DocumentRoot /srv/x',
+          '  SuexecUserGroup web web',
+          '  SetEnv APP_ENV prod',
+          '  AddHandler fcgid-script .fcgi',
+          '  CustomLog /var/log/a.log combined',
+          '  CustomLog /var/log/b.log combined',
+          '</VirtualHost>',
+        ].join('\n'),
+      },
+    ]);
+    expect(warnings).toEqual([
+      'site.conf:1: FcgidMaxProcessPerClass is not a mod_fcgid directive (Apache refuses to start on it; did you mean FcgidMaxProcessesPerClass?); skipped',
+      'site.conf:2: FcgidIdleTimeot is not a mod_fcgid directive (Apache refuses to start on it; did you mean FcgidIdleTimeout?); skipped',
+      'site.conf:3: FcgidFrobnicate is not a mod_fcgid directive (Apache refuses to start on it); skipped',
+      'site.conf:6: DocumentRot is not a directive import-apache knows (did you mean DocumentRoot?); skipped',
+      expect.stringMatching(/^site\.conf:8: SuexecUserGroup: mod_suexec is not carried over: set user and group/),
+      expect.stringMatching(/^site\.conf:9: SetEnv: request variables set by mod_env are not carried over/),
+      'site.conf:11: CustomLog (also line 12): not about FastCGI; not carried over',
+    ]);
+    // What was understood still is.
+    expect(config.sites[0]?.documentRoot).toBe('/srv/x');
+    expect(config.defaults).toEqual({});
   });
 });
 
