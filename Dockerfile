@@ -1,45 +1,50 @@
-# fcgipm: build the native addon and the TypeScript in a full image, ship only what runs.
+# fcgipm: build and install the package in a full image, ship the installed package in a slim one.
 #
 #   docker build -t fcgipm .
+#   docker run --init -p 8080:8080 fcgipm                  # serves the bundled hello app
 #   docker run --init -p 8080:8080 -v /srv/app:/srv/app:ro fcgipm \
-#       run --http 0.0.0.0:8080 -- /srv/app/app.fcgi
+#       run --http 0.0.0.0:8080 --admin 127.0.0.1:9180 -- /srv/app/app.fcgi
 #   docker run --init -p 8080:8080 -v /etc/fcgipm:/etc/fcgipm:ro -v /srv:/srv:ro fcgipm \
-#       serve --config /etc/fcgipm/fcgipm.yaml     # listen.http: 0.0.0.0:8080 in the file
+#       serve --config /etc/fcgipm/fcgipm.yaml  # listen.http: 0.0.0.0:8080, listen.admin: 127.0.0.1:9180
 #
 # The default --http is 127.0.0.1:8080, which is not reachable from outside the container:
-# pass --http 0.0.0.0:8080 as above. --init puts a reaper at PID 1 for grandchildren a worker
-# leaves behind (php-cgi's children, for one); fcgipm reaps its own workers.
+# pass --http 0.0.0.0:8080 as above. The HEALTHCHECK asks /healthz on 127.0.0.1:9180, so keep
+# --admin 127.0.0.1:9180 (listen.admin) in your command. --init puts a reaper at PID 1 for
+# grandchildren a worker leaves behind (php-cgi's children, for one); fcgipm reaps its own.
 
 FROM node:20-bookworm AS build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential python3 libfcgi-dev \
     && rm -rf /var/lib/apt/lists/*
-WORKDIR /app
-COPY package.json package-lock.json .npmrc binding.gyp tsconfig.json tsconfig.build.json ./
-# scripts/build-addon.js compiles the addon against the Node headers this image ships in
-# /usr/local/include/node instead of downloading a header tarball.
+WORKDIR /src
+COPY package.json package-lock.json .npmrc binding.gyp tsconfig.json tsconfig.build.json LICENSE README.md ./
 COPY scripts ./scripts
 COPY bin ./bin
 COPY src ./src
 COPY fixtures ./fixtures
-# "install" runs node-gyp (build/Release/fcgipm_native.node); "prepare" runs tsc (dist/) and
-# builds the fixtures. Then the dev dependencies go.
-RUN npm ci && npm prune --omit=dev
+COPY packaging ./packaging
+# npm ci builds dist/ and the fixtures ("prepare"); install-package.sh then packs the package
+# and installs the tarball as a user would (compiling the addon and the exec helper), into a
+# prefix that holds nothing else: test/packaging/npm-pack.test.ts installs and serves with the
+# same script.
+RUN npm ci && packaging/install-package.sh /opt/fcgipm
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production
-WORKDIR /app
-COPY --from=build /app/package.json ./package.json
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
-COPY --from=build /app/bin ./bin
-COPY --from=build /app/build/Release/fcgipm_native.node ./build/Release/fcgipm_native.node
-# The default IPC dir (DESIGN.md: mode 0700), owned by the unprivileged user the image runs as.
-# Run as root (--user root) only to start workers as other users; then fcgipm sets the mode itself.
+# libfcgi: the run-time library of libfcgi apps, the bundled example's too.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libfcgi0ldbl \
+    && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production PATH=/opt/fcgipm/bin:$PATH
+COPY --from=build /opt/fcgipm /opt/fcgipm
+COPY --from=build /src/fixtures/fcgi-apps/build/hello.fcgi /opt/fcgipm/examples/hello.fcgi
+# The default IPC dir (mode 0700), owned by the unprivileged user the manager runs as. Run as
+# root (--user root) only to start workers as other users; fcgipm then sets the mode itself.
 RUN mkdir -p /run/fcgidsock \
     && chown node:node /run/fcgidsock \
     && chmod 0700 /run/fcgidsock
 USER node
 EXPOSE 8080
-ENTRYPOINT ["node", "--max-semi-space-size=2", "/app/bin/fcgipm.js"]
-CMD ["--help"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+    CMD ["node", "-e", "require('http').get('http://127.0.0.1:9180/healthz', (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
+ENTRYPOINT ["fcgipm"]
+CMD ["run", "--http", "0.0.0.0:8080", "--admin", "127.0.0.1:9180", "--", "/opt/fcgipm/examples/hello.fcgi"]

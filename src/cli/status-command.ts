@@ -3,13 +3,14 @@ import { InvalidArgumentError } from '../errors';
 import type { ManagerSnapshot } from '../pm/manager';
 import { parseListenAddress, type ListenAddress } from './run-args';
 
-/** Where `fcgipm status` looks when --admin is not given; pair it with `run --admin 127.0.0.1:9000`. */
-export const DEFAULT_STATUS_ADMIN: ListenAddress = { host: '127.0.0.1', port: 9000 };
+/** Where `fcgipm status` looks when --admin is not given; pair it with `run --admin 127.0.0.1:9180`. */
+export const DEFAULT_STATUS_ADMIN: ListenAddress = { host: '127.0.0.1', port: 9180 };
 
 export const STATUS_USAGE = `usage: fcgipm status [--admin HOST:PORT] [--json]
 
 Prints the scoreboard of a running fcgipm, read from its admin listener
-(fcgipm run --admin HOST:PORT). Default --admin 127.0.0.1:9000.
+(fcgipm run --admin HOST:PORT). Default --admin 127.0.0.1:9180 (not 9000, the port
+php-fpm and most FastCGI setups listen on).
 
   --admin HOST:PORT   the admin listener to ask
   --json              print /status.json as it is
