@@ -32,6 +32,24 @@ export interface IpcDirOptions {
 const WRITABLE_HINT = 'set --ipc-dir to a writable directory';
 
 /**
+ * mkdir -p, one component at a time; true when it created `dir` itself (false when a racer
+ * did). Not fs.mkdirSync's `recursive`: under a directory that answers ENOENT to every mkdir,
+ * such as /proc, Node's recursive mkdir retries forever and fcgipm would hang at start-up
+ * without a word.
+ */
+function makeDirs(dir: string, mode: number): boolean {
+  const parent = path.dirname(dir);
+  if (parent !== dir && !fs.existsSync(parent)) makeDirs(parent, mode);
+  try {
+    fs.mkdirSync(dir, { mode });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
+/**
  * The next `<n>` per directory and manager pid, shared by every IpcDir of this process: two
  * pools given separate IpcDir objects for the same directory must still never hand out the
  * same path (listenUnix unlinks a socket left at a path, so a duplicate would steal a live
@@ -121,8 +139,7 @@ export class IpcDir {
     }
     if (stats === undefined) {
       try {
-        // mkdir returns the first directory it created, undefined when a racer made it first.
-        if (fs.mkdirSync(this.dir, { recursive: true, mode: this.mode }) !== undefined) fs.chmodSync(this.dir, this.mode);
+        if (makeDirs(this.dir, this.mode)) fs.chmodSync(this.dir, this.mode);
       } catch (err) {
         throw new IpcDirError(`cannot create IPC socket directory ${this.dir}: ${describe(err)}; ${WRITABLE_HINT}`, err);
       }

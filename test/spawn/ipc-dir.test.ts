@@ -69,6 +69,13 @@ describe('prepare', () => {
     expect(err.message).not.toContain('\n');
   });
 
+  test('a directory under /proc, where every mkdir answers ENOENT, fails at once instead of hanging', () => {
+    // Node's own recursive mkdir retries this forever.
+    const target = '/proc/fcgipm-test/sock';
+    const err = ipcDirError(() => new IpcDir({ dir: target }).prepare());
+    expect(err.message).toBe('cannot create IPC socket directory /proc/fcgipm-test/sock: ENOENT (no such file or directory); set --ipc-dir to a writable directory');
+  });
+
   test('a path that is a regular file is not a directory', () => {
     const file = path.join(dir, 'file');
     fs.writeFileSync(file, '');
