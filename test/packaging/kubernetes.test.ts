@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-return -- a Kubernetes manifest is untyped data, read field by field */
 /**
  * packaging/kubernetes/fcgipm.yaml holds together with the code: its fcgipm configuration is
  * valid, the probes ask the admin listener it configures for /healthz, Prometheus is pointed
