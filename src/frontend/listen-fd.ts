@@ -65,7 +65,8 @@ export function listenOnFd(server: net.Server, fd: number): Promise<net.AddressI
     server.listen({ fd }, () => {
       server.off('error', reject);
       const a = server.address();
-      resolve(a ?? '');
+      // Node knows no path for a Unix socket it did not bind itself.
+      resolve(a === null || a === '' ? unixSocketPath(fd) : a);
     });
   });
 }
@@ -74,4 +75,23 @@ export function listenOnFd(server: net.Server, fd: number): Promise<net.AddressI
 export function tcpAddress(a: net.AddressInfo | string): net.AddressInfo {
   if (typeof a === 'string') throw new InvalidArgumentError(`the descriptor passed is a Unix socket (${a}); this listener takes TCP only`);
   return a;
+}
+
+/**
+ * The path a Unix socket descriptor is bound to, from /proc/net/unix by its inode (Node has no
+ * getsockname for pipes); "fd N" when it has none (an abstract or unnamed socket).
+ */
+export function unixSocketPath(fd: number): string {
+  try {
+    const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`));
+    if (m) {
+      for (const line of fs.readFileSync('/proc/net/unix', 'utf8').split('\n')) {
+        const f = line.trim().split(/\s+/);
+        if (f[6] === m[1] && f[7] !== undefined && f[7].startsWith('/')) return f[7];
+      }
+    }
+  } catch {
+    // No /proc: the descriptor number is all there is to show.
+  }
+  return `fd ${fd}`;
 }
