@@ -141,6 +141,22 @@ describe('--log-file', () => {
     expect(current).not.toContain('fcgipm ready');
   });
 
+  test('SIGUSR1 when the path cannot be opened again: the error is logged to the old file, which stays in use', async () => {
+    const d = dir();
+    const log = path.join(d, 'fcgipm.log');
+    const c = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(d, 'sock'), '--log-file', log, '--', fixture('hello')]);
+    await waitForFileLine(log, (l) => l.msg === 'fcgipm ready', c);
+    fs.renameSync(log, `${log}.1`);
+    // A directory where the file was: opening it for appending fails (EISDIR), even as root.
+    fs.mkdirSync(log);
+    c.child.kill('SIGUSR1');
+    const failed = await waitForFileLine(`${log}.1`, (l) => l.msg === 'cannot reopen the log files; still writing to the old ones', c);
+    expect(String(failed.err)).toContain(`log file ${log}: cannot open it for writing (EISDIR)`);
+    c.child.kill('SIGTERM');
+    expect((await c.exited).code).toBe(0);
+    expect(fileLines(`${log}.1`).at(-1)).toMatchObject({ msg: 'stopped' });
+  });
+
   test('a log file that cannot be opened is named; exit 1', async () => {
     const d = dir();
     const log = path.join(d, 'no-such-dir', 'fcgipm.log');
