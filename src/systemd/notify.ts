@@ -4,8 +4,8 @@ import type { Logger } from '../log';
 /**
  * sd_notify(3) without libsystemd: datagrams of NAME=VALUE lines to the AF_UNIX socket named
  * by NOTIFY_SOCKET ("@name" is an abstract socket). With Type=notify systemd counts fcgipm as
- * started on READY=1 — once it listens and its minProcesses run — rather than when the
- * process exists; RELOADING=1 … READY=1 bracket a reload (systemctl reload waits for it) and
+ * started on READY=1 — once its listeners are bound and its minProcesses spawned — rather
+ * than when the process exists; RELOADING=1 … READY=1 bracket a reload (systemctl reload waits for it) and
  * STOPPING=1 marks a stop in progress. WATCHDOG=1 is sent at half of WATCHDOG_USEC
  * (sd_watchdog_enabled's advice), from the event loop, so a wedged loop is restarted.
  */
