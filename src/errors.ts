@@ -23,7 +23,8 @@ export type ErrorCode =
   | 'FCGIPM_ERR_NATIVE'
   | 'FCGIPM_ERR_INVALID_ARG'
   | 'FCGIPM_ERR_CONFIG'
-  | 'FCGIPM_ERR_HANDOFF';
+  | 'FCGIPM_ERR_HANDOFF'
+  | 'FCGIPM_ERR_LISTEN';
 
 /** The HTTP status a front end answers with when a request fails with this code. */
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
@@ -48,6 +49,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   FCGIPM_ERR_CONFIG: 500,
   // The worker could not take the client socket (connect or sendmsg failed): nothing was sent.
   FCGIPM_ERR_HANDOFF: 502,
+  // Start-up only: no request is ever answered with it.
+  FCGIPM_ERR_LISTEN: 500,
 };
 
 export class FcgipmError extends Error {
@@ -231,6 +234,22 @@ export class ConfigError extends FcgipmError {
 export class HandoffError extends FcgipmError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('FCGIPM_ERR_HANDOFF', message, options);
+  }
+}
+
+/**
+ * A listener could not bind (EADDRINUSE, EACCES…). The message names the listener by its key,
+ * its address, the reason in words and how to change it; `cause` is the system error.
+ */
+export class ListenError extends FcgipmError {
+  /** "http", "fastcgi" or "admin". */
+  readonly listener: string;
+  /** The system error code (EADDRINUSE…), when there was one. */
+  readonly errno: string | undefined;
+  constructor(message: string, listener: string, errno: string | undefined, options?: { cause?: unknown }) {
+    super('FCGIPM_ERR_LISTEN', message, options);
+    this.listener = listener;
+    this.errno = errno;
   }
 }
 

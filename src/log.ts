@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import pino from 'pino';
+import { InvalidArgumentError } from './errors';
 
 export type Logger = pino.Logger;
 
@@ -25,4 +27,43 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 /** A logger that discards everything, for library users who pass none. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
+}
+
+/** A log file fcgipm appends to, reopened by name on SIGUSR1 (after logrotate renamed it). */
+export interface LogFile {
+  readonly path: string;
+  readonly destination: pino.DestinationStream;
+  /** Opens `path` anew; the old file is closed once the new one is open. Throws when it cannot. */
+  reopen(): void;
+}
+
+/** Throws InvalidArgumentError naming the path when it cannot be opened for appending. */
+function checkWritable(file: string, what: string): void {
+  try {
+    fs.closeSync(fs.openSync(file, 'a'));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new InvalidArgumentError(`${what} ${file}: cannot open it for writing (${e.code ?? e.message})`);
+  }
+}
+
+/**
+ * Opens the log file for appending. Its directory is not created: a path with a typo fails
+ * here, naming it, rather than logging somewhere nobody looks.
+ */
+export function openLogFile(file: string): LogFile {
+  checkWritable(file, 'log file');
+  // sync: the same ordering and no-loss guarantee as stdout above.
+  const destination = pino.destination({ dest: file, sync: true, append: true });
+  // In sync mode sonic-boom reports a failed open only through 'error'; reopen() checks the
+  // path first, so this only keeps a late failure from becoming an uncaught exception.
+  destination.on('error', () => undefined);
+  return {
+    path: file,
+    destination,
+    reopen() {
+      checkWritable(file, 'log file');
+      destination.reopen();
+    },
+  };
 }

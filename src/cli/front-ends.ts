@@ -57,6 +57,8 @@ export function frontEndArgs(args: RunArgs, fe: FrontEnd): RunArgs {
     min: args.min === undefined ? undefined : shareOf(args.min, fe.index, fe.count),
     admin: fe.index === 0 ? args.admin : undefined,
     fastcgi: fe.index === 0 ? args.fastcgi : undefined,
+    // The pid file names the fcgipm the operator started, the one signals go to.
+    pidFile: fe.index === 0 ? args.pidFile : undefined,
   };
 }
 
@@ -100,7 +102,7 @@ export class FrontEnds {
     // The same compiled CLI as this process, with the same node flags (the bin's young
     // generation size among them).
     const child = spawn(process.execPath, [...nodeFlags(process.execArgv), path.join(__dirname, 'front-end-entry.js'), 'run', ...this.runArgv], {
-      env: { ...process.env, [ENV]: `${index}/${this.count}` },
+      env: { ...childEnv(process.env), [ENV]: `${index}/${this.count}` },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.children.set(index, child);
@@ -118,6 +120,16 @@ export class FrontEnds {
     });
     child.on('error', (err) => this.log.error({ otherFrontEnd: index, err: err.message }, 'cannot start a front end'));
   }
+}
+
+/**
+ * The environment of a front end: systemd's variables are the first one's alone (it is the
+ * main pid that notifies systemd and holds the activated sockets).
+ */
+function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const name of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID', 'LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES']) delete out[name];
+  return out;
 }
 
 /** Node's flags without a script given inline (`node -e "…"`, `-p`): the child runs a file. */

@@ -2,7 +2,9 @@ import path from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import type { Config } from '../config/types';
 import { ConfigError, FcgipmError, formatConfigProblem } from '../errors';
-import { createLogger, type Logger } from '../log';
+import { createLogger, openLogFile, type LogFile, type Logger } from '../log';
+import { SystemdNotifier } from '../systemd/notify';
+import { activatedSockets } from '../systemd/listen-fds';
 import { markInheritedDescriptorsCloexec } from '../spawn/fd-hygiene';
 import { lookupGroup, lookupUser } from '../spawn/user-db';
 import { VERSION } from '../version';
@@ -10,6 +12,10 @@ import { followFirstFrontEnd, frontEndArgs, frontEndOf, FrontEnds, type FrontEnd
 import { parseRunArgs, runWantsHelp, RUN_USAGE } from './run-args';
 import { configFromRunArgs } from './run-config';
 import { startServer, type Server } from './serve-server';
+import { parseServeArgs, SERVE_USAGE, withListenOverrides, type ServeArgs } from './serve-args';
+import { SignalRouter } from './signals';
+import { checkPidFile, removePidFile, writePidFile } from './pid-file';
+import { startedByNpm, watchParent } from './parent-watch';
 import { fetchStatus, formatStatus, parseStatus, parseStatusArgs, STATUS_USAGE } from './status-command';
 
 /** Process exit codes: 0 clean stop, 1 start-up failure, 2 usage error. */
@@ -21,7 +27,8 @@ const USAGE = `usage: fcgipm <command> [options]
 
 commands:
   run [options] [--] COMMAND [ARG...]   serve HTTP through FastCGI workers running COMMAND
-  serve --config FILE.yaml              serve the sites and apps of a configuration file
+  serve --config FILE.yaml [--http ADDR --fastcgi ADDR --admin ADDR]
+                                        serve the sites and apps of a configuration file
   status [--admin HOST:PORT] [--json]   the scoreboard of a running fcgipm
   check-config FILE.yaml                check a configuration file, every problem as file:line
   import-apache FILE.conf...            print the YAML equivalent of Apache mod_fcgid directives
@@ -48,61 +55,127 @@ function describe(err: unknown): string {
   return e instanceof Error ? e.message : String(err);
 }
 
+/** What serveUntilStopped acts on besides the server. */
+interface Running {
+  readonly server: Server;
+  readonly logger: Logger;
+  readonly signals: SignalRouter;
+  readonly reload: () => void;
+  readonly drainTimeoutMs: number;
+  /** The other front ends (`run --front-ends N`), stopped and signalled with this one. */
+  readonly others?: FrontEnds;
+  readonly pidFile?: string;
+}
+
+/** STATUS= for systemd: where fcgipm serves, in one short line. */
+function statusLine(server: Server): string {
+  const f = server.facts;
+  return `serving http ${String(f.http)}, fastcgi ${String(f.fastcgi)}, admin ${String(f.admin)}`;
+}
+
 /**
- * The running server's life: SIGHUP reloads (`reload`), SIGTERM / SIGINT stop gracefully.
- * Resolves with the exit code once stopped.
+ * The running server's life, by the table of src/cli/signals.ts: TERM, INT and QUIT stop
+ * gracefully, HUP and USR2 reload, USR1 reopens the log file. Resolves with the exit code
+ * once stopped.
  */
-function serveUntilStopped(
-  server: Server,
-  logger: Logger,
-  reload: () => void,
-  drainTimeoutMs: number,
-  others?: { stop(): Promise<void> },
-): Promise<number> {
-  // SIGHUP: a new generation of workers (a deployed binary is picked up); nothing is dropped.
-  process.on('SIGHUP', reload);
-  // Logged once the signals are handled: a supervisor may signal as soon as it sees it.
-  logger.info(server.facts, 'fcgipm ready');
+function serveUntilStopped(r: Running): Promise<number> {
+  const { server, logger, others } = r;
+  const notifier = SystemdNotifier.fromEnv(logger);
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
+    let unwatch: (() => void) | undefined;
+    const stop = (signal: string): void => {
       if (stopping) {
         logger.warn({ signal }, 'already stopping; in-flight requests are being drained');
         return;
       }
       stopping = true;
-      logger.info({ signal, drainTimeoutMs }, 'stopping gracefully');
-      Promise.all([server.close(drainTimeoutMs), others?.stop()]).then(
+      unwatch?.();
+      notifier?.stopping('stopping: draining requests in flight');
+      logger.info({ signal, drainTimeoutMs: r.drainTimeoutMs }, 'stopping gracefully');
+      Promise.all([server.close(r.drainTimeoutMs), others?.stop()]).then(
         () => {
+          if (r.pidFile !== undefined) removePidFile(r.pidFile);
           logger.info('stopped');
+          notifier?.close();
           resolve(EXIT_OK);
         },
         (err: unknown) => {
           logger.error({ err: describe(err) }, 'error while stopping');
+          notifier?.close();
           resolve(EXIT_STARTUP);
         },
       );
     };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+    r.signals.handle({
+      stop,
+      // A new generation of workers (a deployed binary is picked up); nothing is dropped.
+      reload: () => {
+        if (stopping) return;
+        notifier?.reloading('reloading');
+        r.reload();
+        notifier?.ready(statusLine(server));
+      },
+      'reopen-logs': (signal) => {
+        try {
+          server.reopenLogs();
+          logger.info({ signal }, 'log files reopened');
+        } catch (err) {
+          // The old file stays open: nothing is lost, the operator learns why.
+          logger.error({ signal, err: describe(err) }, 'cannot reopen the log files; still writing to the old ones');
+        }
+        others?.signal('SIGUSR1');
+      },
+    });
     // A front end started by the first one stops with it (front-ends.ts).
     followFirstFrontEnd(() => stop('SIGTERM'));
+    if (startedByNpm()) {
+      unwatch = watchParent((formerParent) => {
+        logger.warn({ formerParent }, 'the process that started fcgipm (npm exec) is gone; stopping');
+        stop('parent exited');
+      });
+    }
+    // Logged once the signals are handled: a supervisor may signal as soon as it sees it.
+    logger.info(server.facts, 'fcgipm ready');
+    notifier?.ready(statusLine(server));
   });
 }
 
-async function start(config: Config, logger: Logger): Promise<Server | undefined> {
+/** What the CLI sets up around startServer: the log file and the socket-activation fds. */
+function openLog(config: Config): LogFile | undefined {
+  return config.logFile !== undefined ? openLogFile(config.logFile) : undefined;
+}
+
+async function start(config: Config, logger: Logger, logFile: LogFile | undefined): Promise<Server | undefined> {
   // Descriptors we inherited must not reach workers (DESIGN.md "Descriptor hygiene").
   markInheritedDescriptorsCloexec();
+  const activated = activatedSockets();
+  for (const u of activated.unknown) {
+    logger.warn({ fd: u.fd, name: u.name }, 'systemd passed a socket named none of http, fastcgi, admin (FileDescriptorName=); it is not used');
+  }
+  let server: Server;
   try {
-    return await startServer(config, logger);
+    if (config.pidFile !== undefined) checkPidFile(config.pidFile);
+    server = await startServer(config, logger, { ...(logFile ? { logFile } : {}), listenFds: activated.fds });
   } catch (err) {
     say(describe(err));
     logger.flush();
     return undefined;
   }
+  if (config.pidFile !== undefined) {
+    try {
+      // Written once the listeners are bound: whoever waits for the file can connect.
+      writePidFile(config.pidFile);
+    } catch (err) {
+      say(describe(err));
+      await server.close(0);
+      return undefined;
+    }
+  }
+  return server;
 }
 
-async function run(argv: readonly string[]): Promise<number> {
+async function run(argv: readonly string[], signals: SignalRouter): Promise<number> {
   if (runWantsHelp(argv)) {
     process.stdout.write(RUN_USAGE);
     return EXIT_OK;
@@ -123,9 +196,16 @@ async function run(argv: readonly string[]): Promise<number> {
     process.stderr.write(`run 'fcgipm run --help' for the options\n`);
     return EXIT_USAGE;
   }
-  const base = createLogger(args.logLevel !== undefined ? { level: args.logLevel } : {});
+  let logFile: LogFile | undefined;
+  try {
+    logFile = openLog(config);
+  } catch (err) {
+    say(describe(err));
+    return EXIT_STARTUP;
+  }
+  const base = createLogger({ ...(args.logLevel !== undefined ? { level: args.logLevel } : {}), ...(logFile ? { destination: logFile.destination } : {}) });
   const logger = frontEnd.count > 1 ? base.child({ frontEnd: frontEnd.index }) : base;
-  const server = await start(config, logger);
+  const server = await start(config, logger, logFile);
   if (!server) return EXIT_STARTUP;
   const others = frontEnd.index === 0 && frontEnd.count > 1 ? new FrontEnds(argv, frontEnd.count, logger) : undefined;
   others?.start();
@@ -133,52 +213,50 @@ async function run(argv: readonly string[]): Promise<number> {
     server.reload();
     others?.signal('SIGHUP');
   };
-  return serveUntilStopped(server, logger, reload, args.drainTimeoutMs, others);
+  return serveUntilStopped({ server, logger, signals, reload, drainTimeoutMs: args.drainTimeoutMs, ...(others ? { others } : {}), ...(config.pidFile !== undefined ? { pidFile: config.pidFile } : {}) });
 }
-
-const SERVE_USAGE = `usage: fcgipm serve --config FILE.yaml [--watch]
-
-Serves every site, app and wrapper of the configuration file (docs/config.md).
-SIGHUP re-reads the file: a valid one takes effect with a new generation of workers, an
-invalid one is logged with every problem and the running configuration stays.
---watch does the same whenever the file changes (an editor's save, a deploy's rename).
-`;
 
 /** Changes closer together than this are one reload (an editor writes a file in steps). */
 const WATCH_SETTLE_MS = 200;
 
-async function serve(argv: readonly string[]): Promise<number> {
+async function serve(argv: readonly string[], signals: SignalRouter): Promise<number> {
   if (wantsHelp(argv)) {
     process.stdout.write(SERVE_USAGE);
     return EXIT_OK;
   }
-  const watchFile = argv.includes('--watch');
-  const rest = argv.filter((a) => a !== '--watch');
-  const at = rest.indexOf('--config');
-  const inline = rest.find((a) => a.startsWith('--config='));
-  const file = inline !== undefined ? inline.slice('--config='.length) : at >= 0 ? rest[at + 1] : undefined;
-  if (file === undefined || file === '' || rest.length !== (inline !== undefined ? 1 : 2)) {
-    say('serve needs --config FILE.yaml (and optionally --watch)');
+  let args: ServeArgs;
+  try {
+    args = parseServeArgs(argv);
+  } catch (err) {
+    say(describe(err));
     process.stderr.write(SERVE_USAGE);
     return EXIT_USAGE;
   }
+  const file = args.file;
   // The YAML loader and the file watcher are loaded by the commands that use them: `run`
   // leaves them out of the manager's memory (about 10 MiB, docs/benchmarks.md).
   const { loadConfigFile } = await import('../config/load');
+  // The command line's listeners win on every load, so a reload does not see them "change".
+  const load = (): Config => withListenOverrides(loadConfigFile(file), args.listen);
   let config: Config;
+  let logFile: LogFile | undefined;
   try {
-    config = loadConfigFile(file);
+    config = load();
+    logFile = openLog(config);
   } catch (err) {
     if (err instanceof ConfigError) for (const p of err.problems) process.stderr.write(`${formatConfigProblem(p)}\n`);
     else say(describe(err));
     return EXIT_STARTUP;
   }
-  const logger = createLogger({ level: config.logLevel });
-  const server = await start(config, logger);
+  const logger = createLogger({ level: config.logLevel, ...(logFile ? { destination: logFile.destination } : {}) });
+  const server = await start(config, logger, logFile);
   if (!server) return EXIT_STARTUP;
   const reload = (): void => {
     try {
-      const next = loadConfigFile(file);
+      const next = load();
+      if (next.logFile !== config.logFile || next.pidFile !== config.pidFile) {
+        logger.warn({ logFile: next.logFile, pidFile: next.pidFile }, 'logFile or pidFile changed; restart fcgipm to apply it');
+      }
       server.reload(next);
       logger.info({ config: file }, 'configuration reloaded');
     } catch (err) {
@@ -187,7 +265,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     }
   };
   let watcher: FSWatcher | undefined;
-  if (watchFile) {
+  if (args.watch) {
     let timer: NodeJS.Timeout | undefined;
     // The directory is watched, not the file: a deploy that renames a new file into place
     // replaces the inode a file watch would follow.
@@ -200,7 +278,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     });
     watcher.once('ready', () => logger.info({ config: target }, 'watching the configuration file'));
   }
-  const code = await serveUntilStopped(server, logger, reload, config.drainTimeoutMs);
+  const code = await serveUntilStopped({ server, logger, signals, reload, drainTimeoutMs: config.drainTimeoutMs, ...(config.pidFile !== undefined ? { pidFile: config.pidFile } : {}) });
   await watcher?.close();
   return code;
 }
@@ -266,7 +344,8 @@ export function main(argv: readonly string[]): void {
   let result: Promise<number>;
   switch (command) {
     case 'run':
-      result = run(rest);
+      // Before anything else: Node starts its inspector on a USR1 no one listens for.
+      result = run(rest, new SignalRouter());
       break;
     case 'check-config':
       result = import('./config-commands').then((m) => m.checkConfigCommand(rest, process));
@@ -275,7 +354,7 @@ export function main(argv: readonly string[]): void {
       result = import('./config-commands').then((m) => m.importApacheCommand(rest, process));
       break;
     case 'serve':
-      result = serve(rest);
+      result = serve(rest, new SignalRouter());
       break;
     case 'status':
       result = status(rest);

@@ -54,6 +54,13 @@ export interface RunArgs {
   readonly drainTimeoutMs: number;
   readonly env: Record<string, string>;
   readonly logLevel: string | undefined;
+  /** --log-file PATH: append the log there instead of stdout (reopened on SIGUSR1). */
+  readonly logFile: string | undefined;
+  /** --pid-file PATH: fcgipm's pid, written once listening. */
+  readonly pidFile: string | undefined;
+  /** --fastcgi-owner / --fastcgi-group: the FastCGI Unix socket's owner and group. */
+  readonly fastcgiOwner: string | undefined;
+  readonly fastcgiGroup: string | undefined;
 }
 
 export const RUN_USAGE = `usage: fcgipm run [options] [--] COMMAND [ARG...]
@@ -66,6 +73,8 @@ HTTP through them. COMMAND is found as a shell finds it: a bare name in PATH.
                           unix:/path or HOST:PORT (default off)
   --fastcgi-mode OCTAL    permissions of that Unix socket (default 0660; 0666 lets a web server
                           running as another user connect, php-fpm's listen.mode)
+  --fastcgi-owner USER    owner of that Unix socket (php-fpm's listen.owner; needs root)
+  --fastcgi-group GROUP   group of that Unix socket (php-fpm's listen.group)
   --handoff               pass each client connection to the app with SCM_RIGHTS instead of
                           proxying (the app speaks docs/handoff-protocol.md)
   --reuse-port            bind the HTTP listener with SO_REUSEPORT: a new fcgipm can start on
@@ -107,6 +116,8 @@ HTTP through them. COMMAND is found as a shell finds it: a bare name in PATH.
   --nice N                worker priority, -20..19
   --umask OCTAL           worker file mode creation mask, e.g. 027
   --log-level LEVEL       trace, debug, info, warn, error (default info)
+  --log-file PATH         append the log to PATH instead of stdout; SIGUSR1 reopens it
+  --pid-file PATH         write fcgipm's pid to PATH once listening, remove it on stop
 `;
 
 export const DEFAULT_IPC_DIR = '/run/fcgidsock';
@@ -204,6 +215,10 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   let maxBodyBytes: number | undefined;
   let drainTimeoutMs = 30_000;
   let logLevel: string | undefined;
+  let logFile: string | undefined;
+  let pidFile: string | undefined;
+  let fastcgiOwner: string | undefined;
+  let fastcgiGroup: string | undefined;
   const env: Record<string, string> = {};
 
   let i = 0;
@@ -361,6 +376,18 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
       case '--log-level':
         logLevel = value();
         break;
+      case '--log-file':
+        logFile = value();
+        break;
+      case '--pid-file':
+        pidFile = value();
+        break;
+      case '--fastcgi-owner':
+        fastcgiOwner = value();
+        break;
+      case '--fastcgi-group':
+        fastcgiGroup = value();
+        break;
       case '--env': {
         const v = value();
         const e = v.indexOf('=');
@@ -412,5 +439,9 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     drainTimeoutMs,
     env,
     logLevel,
+    logFile,
+    pidFile,
+    fastcgiOwner,
+    fastcgiGroup,
   };
 }

@@ -110,7 +110,10 @@ export function configFromRunArgs(args: RunArgs): Config {
     source: ORIGIN,
     ipcDir: path.resolve(args.ipcDir),
     maxProcesses: DEFAULT_MAX_PROCESSES,
-    listen: { http: tcp(args.http), fastcgi: args.fastcgi, admin: tcp(args.admin), reusePort: args.reusePort, fastcgiMode: args.fastcgiMode ?? 0o660 },
+    listen: { http: tcp(args.http), fastcgi: args.fastcgi, admin: tcp(args.admin), reusePort: args.reusePort, fastcgiMode: args.fastcgiMode ?? 0o660,
+      ...(args.fastcgiOwner !== undefined ? { fastcgiOwner: args.fastcgiOwner } : {}),
+      ...(args.fastcgiGroup !== undefined ? { fastcgiGroup: args.fastcgiGroup } : {}),
+    },
     defaults: {},
     commands: {},
     sites: [
@@ -134,5 +137,8 @@ export function configFromRunArgs(args: RunArgs): Config {
     ],
     drainTimeoutMs: args.drainTimeoutMs,
     logLevel: args.logLevel ?? DEFAULT_LOG_LEVEL,
+    // Relative to where fcgipm was started, as every path flag.
+    ...(args.logFile !== undefined ? { logFile: path.resolve(args.logFile) } : {}),
+    ...(args.pidFile !== undefined ? { pidFile: path.resolve(args.pidFile) } : {}),
   };
 }

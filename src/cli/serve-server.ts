@@ -9,7 +9,7 @@ import { queuedConnectionsMigrate } from '../frontend/listen-fd';
 import { HandoffFrontend, type HandoffDecision, type RequestHead } from '../frontend/handoff-frontend';
 import { HttpFrontend, type AuthStep, type Resolution } from '../frontend/http-server';
 import { Router, type RouteResult } from '../frontend/router';
-import type { Logger } from '../log';
+import type { LogFile, Logger } from '../log';
 import { Manager } from '../pm/manager';
 import { AdminServer } from '../status/admin-server';
 import { IpcDir } from '../spawn/ipc-dir';
@@ -17,6 +17,9 @@ import { reclaimIpcDir } from '../spawn/orphans';
 import { VERSION } from '../version';
 import { ClassPools } from './class-pools';
 import { checkExecutable } from './run-server';
+import { listenNamed } from './listen-errors';
+import type { ListenerName } from '../systemd/listen-fds';
+import { lookupGroup, lookupUser } from '../spawn/user-db';
 
 /** A running fcgipm built from a Config: `fcgipm serve --config` (and, in time, `run`). */
 export interface Server {
@@ -35,6 +38,8 @@ export interface Server {
    * Listen addresses and the IPC dir are kept (a change is logged: restart to apply it).
    */
   reload(config?: Config): number;
+  /** SIGUSR1: the log file is opened again by name (logrotate renamed the old one). */
+  reopenLogs(): void;
   close(drainTimeoutMs?: number): Promise<void>;
 }
 
@@ -59,7 +64,28 @@ function passedHeaders(site: SiteConfig, req: IncomingMessage): Array<[string, s
   return out;
 }
 
-export async function startServer(initial: Config, logger: Logger): Promise<Server> {
+/** What the server is given besides its Config. */
+export interface ServerOptions {
+  /** The file the logger writes to, when not stdout: reopened by reopenLogs(). */
+  readonly logFile?: LogFile;
+  /** Listening descriptors from systemd socket activation, by listener. */
+  readonly listenFds?: Partial<Record<ListenerName, number>>;
+}
+
+/** listen.fastcgiOwner / fastcgiGroup as ids; a name that does not exist is refused at start. */
+function socketOwner(config: Config): { uid?: number; gid?: number } {
+  const { fastcgiOwner, fastcgiGroup } = config.listen;
+  const out: { uid?: number; gid?: number } = {};
+  try {
+    if (fastcgiOwner !== undefined) out.uid = lookupUser(fastcgiOwner).uid;
+    if (fastcgiGroup !== undefined) out.gid = lookupGroup(fastcgiGroup);
+  } catch (err) {
+    throw new InvalidArgumentError(`listen.fastcgiOwner / fastcgiGroup: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return out;
+}
+
+export async function startServer(initial: Config, logger: Logger, options: ServerOptions = {}): Promise<Server> {
   let config = initial;
   let router = new Router(config);
   const ipcDir = new IpcDir({ dir: config.ipcDir });
@@ -147,38 +173,49 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
   let admin: AdminServer | undefined;
   let httpAddress: AddressInfo | undefined;
   let adminAddress: AddressInfo | undefined;
+  const fds = options.listenFds ?? {};
+  // A descriptor systemd passed stands for its listener, whatever the address says.
+  const http0 = fds.http !== undefined ? { host: '', port: 0, fd: fds.http } : config.listen.http && tcp(config.listen.http, 'http');
+  const admin0 = fds.admin !== undefined ? { host: '', port: 0, fd: fds.admin } : config.listen.admin && tcp(config.listen.admin, 'admin');
+  const fastcgi0 = fds.fastcgi !== undefined ? { kind: 'tcp' as const, host: '', port: 0 } : config.listen.fastcgi;
+  const where = (fd: number | undefined, target: ListenTarget | undefined): ListenTarget | string => (fd !== undefined ? `fd ${fd}` : target ?? 'off');
   try {
-    if (config.listen.admin) {
-      admin = new AdminServer({ ...tcp(config.listen.admin, 'admin'), manager, logger });
-      adminAddress = await admin.listen();
+    if (admin0) {
+      admin = new AdminServer({ ...admin0, manager, logger });
+      const a = admin;
+      adminAddress = await listenNamed('admin', where(fds.admin, config.listen.admin), () => a.listen());
     }
-    if (config.listen.http) {
+    if (http0) {
       http = new HttpFrontend({
-        ...tcp(config.listen.http, 'http'),
+        ...http0,
         logger,
         serverSoftware: `fcgipm/${VERSION}`,
         resolve: resolveHttp,
         reusePort: config.listen.reusePort,
       });
+      const front = http;
       if (anyHandoff(config)) {
-        const front = http;
         handoff = new HandoffFrontend({
-          ...tcp(config.listen.http, 'http'),
+          ...http0,
           logger,
           serverSoftware: `fcgipm/${VERSION}`,
           decide: decideHandoff,
           reusePort: config.listen.reusePort,
           http: (socket) => front.acceptConnection(socket),
         });
-        httpAddress = await handoff.listen();
+        const h = handoff;
+        httpAddress = await listenNamed('http', where(fds.http, config.listen.http), () => h.listen());
       } else {
-        httpAddress = await http.listen();
+        httpAddress = await listenNamed('http', where(fds.http, config.listen.http), () => front.listen());
       }
     }
-    if (config.listen.fastcgi) {
+    if (fastcgi0) {
+      const owner = socketOwner(config);
       fastcgi = new FcgiServer({
-        listen: config.listen.fastcgi,
+        listen: fastcgi0,
         mode: config.listen.fastcgiMode,
+        ...owner,
+        ...(fds.fastcgi !== undefined ? { fd: fds.fastcgi } : {}),
         // FCGI_GET_VALUES: what a web server may open at most, as php-fpm answers with its
         // max_children — here the global process cap every request ends up waiting for.
         maxConns: config.maxProcesses,
@@ -186,7 +223,8 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
         logger,
         handler: (req, res) => forwardFastcgi(req, res, { router: () => router, pools, logger }),
       });
-      await fastcgi.listen();
+      const f = fastcgi;
+      await listenNamed('fastcgi', where(fds.fastcgi, config.listen.fastcgi), () => f.listen());
     }
   } catch (err) {
     await Promise.all([admin?.close(), handoff?.close(), http?.close(), fastcgi?.close()]);
@@ -247,6 +285,9 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
         }
       }
       return generation ?? manager.reload();
+    },
+    reopenLogs() {
+      options.logFile?.reopen();
     },
     close(drainTimeoutMs = config.drainTimeoutMs) {
       closing ??= (async () => {

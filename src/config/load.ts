@@ -498,6 +498,10 @@ class Loader {
     const maxProcesses = this.integer(this.need(top, 'top', 'maxProcesses', ''));
     const drainTimeoutMs = this.duration(this.need(top, 'top', 'drainTimeout', ''));
     const logLevel = this.enumValue(this.need(top, 'top', 'logLevel', ''));
+    const logFileEntry = this.entry(top, 'top', 'logFile', '');
+    const logFile = logFileEntry && this.filePath(logFileEntry);
+    const pidFileEntry = this.entry(top, 'top', 'pidFile', '');
+    const pidFile = pidFileEntry && this.filePath(pidFileEntry);
 
     const listenEntry = top.get('listen');
     const listenMap = (listenEntry ? this.readMap(listenEntry.node, 'listen', 'listen', 'the listen addresses') : undefined) ?? new Map<string, Entry>();
@@ -507,6 +511,7 @@ class Loader {
       admin: this.listen(this.need(listenMap, 'listen', 'admin', 'listen')),
       reusePort: this.boolean(this.need(listenMap, 'listen', 'reusePort', 'listen')) ?? false,
       fastcgiMode: this.umask(this.need(listenMap, 'listen', 'fastcgiMode', 'listen')) ?? 0o660,
+      ...this.socketOwner(listenMap),
     };
     // What serve cannot listen on is refused here, so that check-config refuses it too.
     if (listen.http?.kind === 'unix') this.problem(listenMap.get('http')?.node, 'listen.http', 'the HTTP listener takes HOST:PORT, not a Unix socket (a Unix socket is for listen.fastcgi)');
@@ -529,9 +534,20 @@ class Loader {
       sites,
       drainTimeoutMs: drainTimeoutMs ?? 0,
       logLevel: logLevel ?? '',
+      ...(logFile !== undefined ? { logFile } : {}),
+      ...(pidFile !== undefined ? { pidFile } : {}),
     };
     this.checkClasses(config);
     return config;
+  }
+
+  /** listen.fastcgiOwner and listen.fastcgiGroup, when written; names are resolved at start. */
+  private socketOwner(listenMap: Entries): { fastcgiOwner?: string; fastcgiGroup?: string } {
+    const owner = this.entry(listenMap, 'listen', 'fastcgiOwner', 'listen');
+    const group = this.entry(listenMap, 'listen', 'fastcgiGroup', 'listen');
+    const fastcgiOwner = owner && this.string(owner);
+    const fastcgiGroup = group && this.string(group);
+    return { ...(fastcgiOwner ? { fastcgiOwner } : {}), ...(fastcgiGroup ? { fastcgiGroup } : {}) };
   }
 
   /** The entry or its default; for keys that always have a schema default. */

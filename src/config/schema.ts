@@ -308,6 +308,8 @@ export const SCHEMA: readonly KeySpec[] = [
   { section: 'top', key: 'maxProcesses', type: 'integer', min: 1, default: DEFAULT_MAX_PROCESSES, doc: 'live processes across all classes at most', modFcgid: 'FcgidMaxProcesses', phpFpm: 'process.max' },
   { section: 'top', key: 'drainTimeout', type: 'duration', zeroOff: true, field: 'drainTimeoutMs', default: DEFAULT_DRAIN_TIMEOUT_MS / 1000, doc: 'on SIGTERM, time requests in flight get to finish', modFcgid: '—', phpFpm: 'process_control_timeout' },
   { section: 'top', key: 'logLevel', type: 'enum', values: LOG_LEVELS, default: DEFAULT_LOG_LEVEL, doc: 'log lines below this level are dropped', modFcgid: '— (LogLevel)', phpFpm: 'log_level' },
+  { section: 'top', key: 'logFile', type: 'path', defaultText: 'stdout', doc: 'append the log here instead of stdout; SIGUSR1 reopens it (logrotate); its directory must exist', modFcgid: '— (ErrorLog)', phpFpm: 'error_log' },
+  { section: 'top', key: 'pidFile', type: 'path', defaultText: 'none', doc: "write fcgipm's pid here once it listens, remove it on a clean stop; a start is refused while the file names a live fcgipm", modFcgid: '— (PidFile)', phpFpm: 'pid' },
   { section: 'top', key: 'listen', type: 'listenMap', defaultText: 'see listen keys', doc: 'the front ends fcgipm listens on', modFcgid: '— (Listen)', phpFpm: 'listen' },
   { section: 'top', key: 'defaults', type: 'pool', defaultText: '{}', doc: `process settings every class starts from (${POOL_SECTIONS_TEXT})`, modFcgid: 'server-level Fcgid* directives', phpFpm: 'pool settings' },
   { section: 'top', key: 'commands', type: 'commands', defaultText: '{}', doc: 'exact command path → process settings for every class running it, over the site\'s', modFcgid: 'FcgidCmdOptions', phpFpm: '—' },
@@ -317,6 +319,8 @@ export const SCHEMA: readonly KeySpec[] = [
   { section: 'listen', key: 'fastcgi', type: 'listen', default: 'off', doc: 'FastCGI front end for nginx or Apache mod_proxy_fcgi: unix:/path, HOST:PORT or "off"', modFcgid: '—', phpFpm: 'listen' },
   { section: 'listen', key: 'reusePort', type: 'boolean', default: false, doc: 'bind the HTTP listener with SO_REUSEPORT, so a new fcgipm can start on the same port before the old one stops (zero-downtime upgrade)', modFcgid: '—', phpFpm: '—' },
   { section: 'listen', key: 'fastcgiMode', type: 'umask', default: '0660', doc: 'permissions of the FastCGI Unix socket, octal; 0666 lets a web server running as another user connect', modFcgid: '—', phpFpm: 'listen.mode' },
+  { section: 'listen', key: 'fastcgiOwner', type: 'string', defaultText: "fcgipm's own", doc: 'owner of the FastCGI Unix socket, a user name or number (fcgipm must be root to give it away)', modFcgid: '—', phpFpm: 'listen.owner' },
+  { section: 'listen', key: 'fastcgiGroup', type: 'string', defaultText: "fcgipm's own", doc: "group of the FastCGI Unix socket, a name or number: with fastcgiMode 0660, the web server's group connects", modFcgid: '—', phpFpm: 'listen.group' },
   { section: 'listen', key: 'admin', type: 'listen', default: 'off', doc: 'status listener (/status.json, /healthz): HOST:PORT or "off"', modFcgid: '— (mod_status)', phpFpm: 'pm.status_listen' },
 
   { section: 'site', key: 'hosts', type: 'hosts', default: ['*'], doc: 'Host names this site answers, "*.example.org" wildcards; "*" answers any host', modFcgid: 'ServerName, ServerAlias', phpFpm: '—' },

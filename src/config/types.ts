@@ -144,6 +144,9 @@ export interface Config {
     readonly reusePort: boolean;
     /** Mode of the FastCGI Unix socket (php-fpm listen.mode). */
     readonly fastcgiMode: number;
+    /** Owner and group of the FastCGI Unix socket, names or numbers (php-fpm listen.owner, listen.group). */
+    readonly fastcgiOwner?: string;
+    readonly fastcgiGroup?: string;
   };
   /** Settings every class starts from (server-level Fcgid* directives, php-fpm pool defaults). */
   readonly defaults: PoolSettings;
@@ -155,4 +158,8 @@ export interface Config {
   readonly sites: readonly SiteConfig[];
   readonly drainTimeoutMs: number;
   readonly logLevel: string;
+  /** Append the log here instead of stdout; reopened on SIGUSR1. */
+  readonly logFile?: string;
+  /** Written once listening, removed on a clean stop. */
+  readonly pidFile?: string;
 }

@@ -4,6 +4,7 @@ import { ClosedError, InvalidArgumentError } from '../errors';
 import type { ListenTarget } from '../config/types';
 import type { Logger } from '../log';
 import { FcgiServerConnection, type FcgiHandler } from './fcgi-server-connection';
+import { listenOnFd } from './listen-fd';
 
 export type { FcgiHandler, FcgiServerRequest, FcgiServerResponse } from './fcgi-server-connection';
 
@@ -19,6 +20,11 @@ export interface FcgiServerOptions {
   readonly maxConns?: number;
   /** FCGI_MAX_REQS in the GET_VALUES answer; left out when unset. */
   readonly maxReqs?: number;
+  /** Owner and group given to a Unix socket after bind (php-fpm's listen.owner, listen.group). */
+  readonly uid?: number;
+  readonly gid?: number;
+  /** Listen on this already listening descriptor (socket activation) instead of binding `listen`. */
+  readonly fd?: number;
 }
 
 export const FCGI_SERVER_DEFAULTS = {
@@ -152,24 +158,43 @@ export class FcgiServer {
 
   private async bind(): Promise<ListenTarget> {
     const target = this.o.listen;
-    if (target.kind === 'unix') await this.prepareSocketPath(target.path);
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      const onListening = (): void => {
-        this.server.off('error', onError);
-        resolve();
-      };
-      if (target.kind === 'unix') this.server.listen(target.path, onListening);
-      else this.server.listen(target.port, target.host, onListening);
-    });
+    if (this.o.fd !== undefined) {
+      // Socket activation: systemd bound it (SocketMode=, SocketUser=, SocketGroup= are its
+      // business) and removes its file; nothing here touches either.
+      const a = await listenOnFd(this.server, this.o.fd);
+      this.bound = typeof a === 'string' ? { kind: 'unix', path: a } : { kind: 'tcp', host: a.address, port: a.port };
+    } else {
+      if (target.kind === 'unix') await this.prepareSocketPath(target.path);
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error): void => reject(err);
+        this.server.once('error', onError);
+        const onListening = (): void => {
+          this.server.off('error', onError);
+          resolve();
+        };
+        if (target.kind !== 'unix') {
+          this.server.listen(target.port, target.host, onListening);
+          return;
+        }
+        // The socket is created with no permissions at all (umask 0777 around the bind, which
+        // libuv does synchronously in listen()), so no one but root can connect before the
+        // chown and chmod below: php-fpm sets them before listen(), Node cannot split the two.
+        const umask = process.umask(0o777);
+        try {
+          this.server.listen(target.path, onListening);
+        } finally {
+          process.umask(umask);
+        }
+      });
+    }
     this.server.on('error', (err: NodeJS.ErrnoException) => {
       // Accept errors (EMFILE…) after listening: the server goes on, the operator should know.
       this.log.error({ err: err.code ?? err.message }, 'FastCGI listener error');
     });
-    if (target.kind === 'unix') {
+    if (this.o.fd === undefined && target.kind === 'unix') {
       try {
-        // php-fpm chmods after bind as well; until then the socket has the umask's mode.
+        // php-fpm's listen.owner / listen.group, then listen.mode.
+        if (this.o.uid !== undefined || this.o.gid !== undefined) fs.chownSync(target.path, this.o.uid ?? -1, this.o.gid ?? -1);
         fs.chmodSync(target.path, this.o.mode);
         const st = fs.statSync(target.path);
         this.socketFile = { path: target.path, dev: st.dev, ino: st.ino };
@@ -178,12 +203,17 @@ export class FcgiServer {
         throw err;
       }
       this.bound = { kind: 'unix', path: target.path };
-    } else {
+    } else if (this.o.fd === undefined) {
       const a = this.server.address() as net.AddressInfo;
       this.bound = { kind: 'tcp', host: a.address, port: a.port };
     }
-    this.log.info({ listen: describe(this.bound), mode: target.kind === 'unix' ? this.o.mode.toString(8) : undefined }, 'FastCGI listener ready');
-    return this.bound;
+    const bound = this.bound ?? target;
+    const own = this.o.fd === undefined && bound.kind === 'unix';
+    this.log.info(
+      { listen: describe(bound), fd: this.o.fd, mode: own ? this.o.mode.toString(8) : undefined, uid: own ? this.o.uid : undefined, gid: own ? this.o.gid : undefined },
+      'FastCGI listener ready',
+    );
+    return bound;
   }
 
   private async prepareSocketPath(path: string): Promise<void> {

@@ -5,7 +5,7 @@ import type { EndRequest, ResponseHandler } from '../client/request';
 import type { FcgipmError } from '../errors';
 import type { Logger } from '../log';
 import type { Pool } from '../pm/pool';
-import { listenReusePort } from './listen-fd';
+import { listenOnFd, listenReusePort, tcpAddress } from './listen-fd';
 import { buildCgiParams, type CgiRequestView, type ScriptTarget } from './cgi-env';
 
 /**
@@ -47,6 +47,8 @@ export interface HandoffFrontendOptions {
   readonly headTimeoutMs?: number;
   /** Bind with SO_REUSEPORT (listen-fd.ts). */
   readonly reusePort?: boolean;
+  /** Listen on this already listening descriptor (socket activation); host and port are ignored. */
+  readonly fd?: number;
 }
 
 const HEAD_END = Buffer.from('\r\n\r\n');
@@ -71,17 +73,20 @@ export function parseRequestHead(text: string): RequestHead | undefined {
 }
 
 export class HandoffFrontend {
-  private readonly o: Required<HandoffFrontendOptions>;
+  private readonly o: Required<Omit<HandoffFrontendOptions, 'fd'>>;
+  private readonly fd: number | undefined;
   private readonly server: net.Server;
   private seq = 0;
   private closing: Promise<void> | undefined;
 
   constructor(options: HandoffFrontendOptions) {
     this.o = { maxHeadBytes: 64 * 1024, headTimeoutMs: 10_000, reusePort: false, ...options };
+    this.fd = options.fd;
     this.server = net.createServer((socket) => this.onConnection(socket));
   }
 
   listen(): Promise<net.AddressInfo> {
+    if (this.fd !== undefined) return listenOnFd(this.server, this.fd).then(tcpAddress);
     if (this.o.reusePort) return listenReusePort(this.server, this.o.host, this.o.port);
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);

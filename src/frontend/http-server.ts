@@ -9,7 +9,7 @@ import { authorizerParams, basicCredentials, runAuthorizer, type AuthPhase } fro
 import type { Logger } from '../log';
 import type { Pool } from '../pm/pool';
 import { spoolBody } from './body-spool';
-import { listenReusePort } from './listen-fd';
+import { listenOnFd, listenReusePort, tcpAddress } from './listen-fd';
 import { buildCgiParams, decodePath, type ScriptTarget } from './cgi-env';
 import { CgiResponseWriter } from './cgi-response-writer';
 
@@ -65,6 +65,8 @@ export interface HttpFrontendOptions {
   readonly maxResponseHeaderBytes?: number;
   /** Bind with SO_REUSEPORT (listen-fd.ts). */
   readonly reusePort?: boolean;
+  /** Listen on this already listening descriptor (socket activation); host and port are ignored. */
+  readonly fd?: number;
 }
 
 export const HTTP_DEFAULTS = {
@@ -89,7 +91,8 @@ interface Exchange {
  * Lifecycle: listen() → close() (stops accepting, lets in-flight exchanges finish).
  */
 export class HttpFrontend {
-  private readonly o: Required<HttpFrontendOptions>;
+  private readonly o: Required<Omit<HttpFrontendOptions, 'fd'>>;
+  private readonly fd: number | undefined;
   private readonly server: http.Server;
   private seq = 0;
   private closing: Promise<void> | undefined;
@@ -105,6 +108,7 @@ export class HttpFrontend {
       maxResponseHeaderBytes: options.maxResponseHeaderBytes ?? HTTP_DEFAULTS.maxResponseHeaderBytes,
       reusePort: options.reusePort ?? false,
     };
+    this.fd = options.fd;
     this.server = http.createServer((req, res) => this.onRequest(req, res));
     // Idle keep-alive connections are closed on stop; in-flight ones finish first.
     this.server.keepAliveTimeout = 5_000;
@@ -112,6 +116,7 @@ export class HttpFrontend {
 
   /** Resolves with the bound address; rejects with the listen error (EADDRINUSE, EACCES…). */
   listen(): Promise<AddressInfo> {
+    if (this.fd !== undefined) return listenOnFd(this.server, this.fd).then(tcpAddress);
     if (this.o.reusePort) return listenReusePort(this.server, this.o.host, this.o.port);
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);

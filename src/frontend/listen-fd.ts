@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { createReuseportFd } from 'node-unix-socket';
+import { InvalidArgumentError } from '../errors';
 import { setCloexec } from '../spawn/native';
 
 /**
@@ -44,4 +45,53 @@ export function listenReusePort(server: net.Server, host: string, port: number):
       resolve(server.address() as net.AddressInfo);
     });
   });
+}
+
+/**
+ * Listens on a descriptor that is already bound and listening (systemd socket activation).
+ * It is made close-on-exec first: systemd hands it over without the flag, and workers must
+ * never inherit a listener (DESIGN.md "Descriptor hygiene"). Resolves with the address, a
+ * path for a Unix socket.
+ */
+export function listenOnFd(server: net.Server, fd: number): Promise<net.AddressInfo | string> {
+  return new Promise((resolve, reject) => {
+    try {
+      setCloexec(fd, true);
+    } catch (err) {
+      reject(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    server.once('error', reject);
+    server.listen({ fd }, () => {
+      server.off('error', reject);
+      const a = server.address();
+      // Node knows no path for a Unix socket it did not bind itself.
+      resolve(a === null || a === '' ? unixSocketPath(fd) : a);
+    });
+  });
+}
+
+/** A TCP address from listenOnFd(); a Unix socket handed to a TCP-only listener is refused. */
+export function tcpAddress(a: net.AddressInfo | string): net.AddressInfo {
+  if (typeof a === 'string') throw new InvalidArgumentError(`the descriptor passed is a Unix socket (${a}); this listener takes TCP only`);
+  return a;
+}
+
+/**
+ * The path a Unix socket descriptor is bound to, from /proc/net/unix by its inode (Node has no
+ * getsockname for pipes); "fd N" when it has none (an abstract or unnamed socket).
+ */
+export function unixSocketPath(fd: number): string {
+  try {
+    const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`));
+    if (m) {
+      for (const line of fs.readFileSync('/proc/net/unix', 'utf8').split('\n')) {
+        const f = line.trim().split(/\s+/);
+        if (f[6] === m[1] && f[7] !== undefined && f[7].startsWith('/')) return f[7];
+      }
+    }
+  } catch {
+    // No /proc: the descriptor number is all there is to show.
+  }
+  return `fd ${fd}`;
 }

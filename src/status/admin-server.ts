@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listenOnFd, tcpAddress } from '../frontend/listen-fd';
 import type { Logger } from '../log';
 import type { Manager } from '../pm/manager';
 
@@ -8,6 +9,8 @@ export interface AdminServerOptions {
   readonly port: number;
   readonly manager: Manager;
   readonly logger: Logger;
+  /** Listen on this already listening descriptor (socket activation); host and port are ignored. */
+  readonly fd?: number;
 }
 
 /**
@@ -29,6 +32,7 @@ export class AdminServer {
   }
 
   listen(): Promise<AddressInfo> {
+    if (this.o.fd !== undefined) return listenOnFd(this.server, this.o.fd).then(tcpAddress);
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.o.port, this.o.host, () => {

@@ -101,7 +101,7 @@ describe('fcgipm run', () => {
       const c = cli(['run', '--http', `127.0.0.1:${port}`, '--ipc-dir', path.join(dir(), 'sock'), '--', fixture('hello')]);
       const exit = await c.exited;
       expect(exit.code).toBe(1);
-      expect(c.stderr()).toMatch(/^fcgipm: cannot listen: address already in use .*\n$/);
+      expect(c.stderr()).toBe(`fcgipm: listen.http 127.0.0.1:${port}: address already in use (set another with --http or listen.http)\n`);
     } finally {
       blocker.close();
     }

@@ -46,14 +46,15 @@ export function dir(): string {
 
 /**
  * The tests run as root on CI: a `run` gets --allow-root (its workers would be refused as
- * root otherwise) unless `asRoot: 'refused'` leaves it out, to test that refusal.
+ * root otherwise) unless `asRoot: 'refused'` leaves it out, to test that refusal. `env` is
+ * added to the test's own environment.
  */
-export function cli(args: string[], extraFds = 0, options: { asRoot?: 'allowed' | 'refused' } = {}): Cli {
+export function cli(args: string[], extraFds = 0, options: { asRoot?: 'allowed' | 'refused'; env?: NodeJS.ProcessEnv } = {}): Cli {
   const stdio: Array<'pipe' | 'ignore'> = ['ignore', 'pipe', 'pipe'];
   for (let i = 0; i < extraFds; i += 1) stdio.push('pipe');
   const allow = args[0] === 'run' && options.asRoot !== 'refused' && !args.includes('--allow-root');
   const argv = allow ? ['run', '--allow-root', ...args.slice(1)] : args;
-  const child = spawn(process.execPath, [BIN, ...argv], { stdio });
+  const child = spawn(process.execPath, [BIN, ...argv], { stdio, env: { ...process.env, ...options.env } });
   let err = '';
   let buf = '';
   const lines: Array<Record<string, unknown>> = [];
