@@ -5,8 +5,10 @@ import { STATUS_PAGE_SCRIPT } from './status-page-script';
 
 /** Text for HTML content and attribute values: URIs, commands and pool names are not ours. */
 export function escapeHtml(value: string | number): string {
-  return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return String(value).replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
 }
+
+const ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 /** JSON inside <script type="application/json">: nothing in it may close the element. */
 function jsonForScript(value: unknown): string {
