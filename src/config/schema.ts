@@ -317,7 +317,7 @@ export const SCHEMA: readonly KeySpec[] = [
   { section: 'listen', key: 'fastcgi', type: 'listen', default: 'off', doc: 'FastCGI front end for nginx or Apache mod_proxy_fcgi: unix:/path, HOST:PORT or "off"', modFcgid: '—', phpFpm: 'listen' },
   { section: 'listen', key: 'reusePort', type: 'boolean', default: false, doc: 'bind the HTTP listener with SO_REUSEPORT, so a new fcgipm can start on the same port before the old one stops (zero-downtime upgrade)', modFcgid: '—', phpFpm: '—' },
   { section: 'listen', key: 'fastcgiMode', type: 'umask', default: '0660', doc: 'permissions of the FastCGI Unix socket, octal; 0666 lets a web server running as another user connect', modFcgid: '—', phpFpm: 'listen.mode' },
-  { section: 'listen', key: 'admin', type: 'listen', default: 'off', doc: 'status listener (/status.json, /healthz): HOST:PORT or "off"', modFcgid: '— (mod_status)', phpFpm: 'pm.status_listen' },
+  { section: 'listen', key: 'admin', type: 'listen', default: 'off', doc: 'admin listener (/status, /metrics, /status.json, /healthz): HOST:PORT or "off"', modFcgid: '— (mod_status)', phpFpm: 'pm.status_listen' },
 
   { section: 'site', key: 'hosts', type: 'hosts', default: ['*'], doc: 'Host names this site answers, "*.example.org" wildcards; "*" answers any host', modFcgid: 'ServerName, ServerAlias', phpFpm: '—' },
   { section: 'site', key: 'documentRoot', type: 'path', defaultText: 'none (apps only)', doc: 'serve scripts from this directory; relative to the config file', modFcgid: 'DocumentRoot', phpFpm: '—' },
