@@ -12,15 +12,29 @@ export const STATUS_PAGE_SCRIPT = `
   var CHARTS = [
     { key: 'rps', id: 'chart-rps' },
     { key: 'waitMs', id: 'chart-wait' },
-    { key: 'busy', id: 'chart-busy' },
-    { key: 'queued', id: 'chart-queued' }
+    { key: 'busy', id: 'chart-busy', whole: true },
+    { key: 'queued', id: 'chart-queued', whole: true }
   ];
+  // Steps of the y axis for counts of workers and requests: never 0.5 of one.
+  var WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
   var plots = {};
   var shownPools = null;
   var body = document.body;
 
   function columns(h, key, names) {
     return [h.t].concat(names.map(function (n) { return h.pools[n][key]; }));
+  }
+
+  function pad(n) {
+    return n < 10 ? '0' + n : String(n);
+  }
+
+  // Clock times only: uPlot's default adds a date line that crowds a narrow chart.
+  function clock(u, splits) {
+    return splits.map(function (v) {
+      var d = new Date(v * 1000);
+      return pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds());
+    });
   }
 
   function width(el) {
@@ -38,7 +52,7 @@ export const STATUS_PAGE_SCRIPT = `
         x: { time: true },
         y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.15 : 1]; } }
       },
-      axes: [{}, { size: 50 }],
+      axes: [{ values: clock, space: 70 }, chart.whole ? { size: 50, incrs: WHOLE } : { size: 50 }],
       series: [{}].concat(names.map(function (n, i) {
         return { label: n, stroke: COLORS[i % COLORS.length], width: 1.5, fill: COLORS[i % COLORS.length] + '1a' };
       }))
