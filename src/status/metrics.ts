@@ -61,6 +61,8 @@ class PoolHistogram extends PromHistogram<'pool'> {
       values.push({ metricName: `${name}_sum`, labels: { pool }, value: h.sumS });
       values.push({ metricName: `${name}_count`, labels: { pool }, value: h.count });
     }
+    // `as never`: prom-client's typings declare `type` a numeric enum, but its registry and its
+    // own metrics use the strings ('histogram'), which is what the text format prints.
     return { name, help: this.metricHelp, type: 'histogram' as never, values, aggregator: 'sum', collect: () => undefined };
   }
 }

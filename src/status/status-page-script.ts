@@ -2,8 +2,9 @@
  * The /status page's only script, inlined: draws the charts with uPlot from the history
  * embedded in the page, then every 2 s fetches /status/history.json for the charts and
  * /status itself for the tables (so the tables are rendered and escaped in one place, the
- * server). It sets data-charts="ready" and data-chart-points=N on <body> after each draw,
- * which is what a test (or a person in the inspector) can check. Plain ES2017, no build step.
+ * server). It sets data-charts="ready" and data-chart-points=N on <body> after each draw and
+ * counts the table refreshes in data-refreshed, which is what a test (or a person in the
+ * inspector) can check. Plain ES2017, no build step.
  */
 export const STATUS_PAGE_SCRIPT = `
 (function () {
@@ -88,6 +89,7 @@ export const STATUS_PAGE_SCRIPT = `
       if (fresh && old) old.replaceWith(document.adoptNode(fresh));
     });
     body.removeAttribute('data-stale');
+    body.setAttribute('data-refreshed', String(Number(body.getAttribute('data-refreshed') || 0) + 1));
   }
 
   function poll() {

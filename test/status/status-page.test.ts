@@ -98,8 +98,10 @@ inChromium(`the page shows the pool, the busy worker's pid and URI (escaped), an
   expect(points).toBeGreaterThan(0);
   expect(dom.match(/<div class="uplot/g)).toHaveLength(4);
   expect((dom.match(/<canvas/g) ?? []).length).toBeGreaterThanOrEqual(4);
-  // The refresh kept it current: the tables came back from /status with the worker still on it.
   expect(dom).toContain('Requests served per second');
+  // The page refreshed its tables from /status (every 2 s) and the worker is still shown on it.
+  expect(Number(/data-refreshed="(\d+)"/.exec(body)?.[1])).toBeGreaterThanOrEqual(1);
+  expect(workerRow(dom, pid)).toContain('&lt;i&gt;owned&lt;/i&gt;');
 });
 
 test('/status answers at once while every worker is busy and requests wait', async () => {
