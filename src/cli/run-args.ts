@@ -81,7 +81,8 @@ HTTP through them. COMMAND is found as a shell finds it: a bare name in PATH.
                           the same port before the old one is stopped (zero-downtime upgrade)
   --front-ends N          N fcgipm processes serve the HTTP port (SO_REUSEPORT), each with its
                           share of --min and --max, so the front end uses N cores (default 1)
-  --admin HOST:PORT       status listener: /status.json, /healthz (default off)
+  --admin HOST:PORT       admin listener: /status (page), /metrics, /status.json, /healthz
+                          (default off)
   --ipc-dir DIR           worker socket directory (default /run/fcgidsock)
   --script FILE           SCRIPT_FILENAME for an interpreter such as php-cgi (default COMMAND)
   --root DIR              behind --fastcgi, php-cgi runs the web server's SCRIPT_FILENAME only

@@ -17,7 +17,7 @@ export interface RunServerOptions {
   readonly pool: PoolOptionsInput;
   readonly ipcDir: string;
   readonly http: ListenAddress | undefined;
-  /** Status listener (/status.json, /healthz); off when undefined. */
+  /** Admin listener (/status, /metrics, /status.json, /healthz); off when undefined. */
   readonly admin?: ListenAddress | undefined;
   /** The script the app runs (SCRIPT_FILENAME), for interpreters such as php-cgi; default the command. */
   readonly script?: string | undefined;

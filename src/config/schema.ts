@@ -321,7 +321,7 @@ export const SCHEMA: readonly KeySpec[] = [
   { section: 'listen', key: 'fastcgiMode', type: 'umask', default: '0660', doc: 'permissions of the FastCGI Unix socket, octal; 0666 lets a web server running as another user connect', modFcgid: '—', phpFpm: 'listen.mode' },
   { section: 'listen', key: 'fastcgiOwner', type: 'string', defaultText: "fcgipm's own", doc: 'owner of the FastCGI Unix socket, a user name or number (fcgipm must be root to give it away)', modFcgid: '—', phpFpm: 'listen.owner' },
   { section: 'listen', key: 'fastcgiGroup', type: 'string', defaultText: "fcgipm's own", doc: "group of the FastCGI Unix socket, a name or number: with fastcgiMode 0660, the web server's group connects", modFcgid: '—', phpFpm: 'listen.group' },
-  { section: 'listen', key: 'admin', type: 'listen', default: 'off', doc: 'status listener (/status.json, /healthz): HOST:PORT or "off"', modFcgid: '— (mod_status)', phpFpm: 'pm.status_listen' },
+  { section: 'listen', key: 'admin', type: 'listen', default: 'off', doc: 'admin listener (/status, /metrics, /status.json, /healthz): HOST:PORT or "off"', modFcgid: '— (mod_status)', phpFpm: 'pm.status_listen' },
 
   { section: 'site', key: 'hosts', type: 'hosts', default: ['*'], doc: 'Host names this site answers, "*.example.org" wildcards; "*" answers any host', modFcgid: 'ServerName, ServerAlias', phpFpm: '—' },
   { section: 'site', key: 'documentRoot', type: 'path', defaultText: 'none (apps only)', doc: 'serve scripts from this directory; relative to the config file', modFcgid: 'DocumentRoot', phpFpm: '—' },

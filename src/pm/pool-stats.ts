@@ -1,3 +1,5 @@
+import { Histogram, type HistogramView } from './histogram';
+
 /**
  * A pool's counters for the scoreboard (/status.json). Field names follow php-fpm's status
  * page where one exists (accepted conn, max listen queue, max children reached), because
@@ -46,12 +48,25 @@ export class PoolStats {
   lastExit: LastExit | undefined;
   private readonly exits = new Map<string, number>();
   private readonly failures = new Map<number, number>();
+  private readonly waits = new Histogram();
+  private readonly durations = new Histogram();
 
   /** Time a request spent between acceptance and reaching a worker. */
   recordWait(ms: number): void {
     this.waitedRequests += 1;
     this.waitTimeTotalMs += ms;
     if (ms > this.maxWaitMs) this.maxWaitMs = ms;
+    this.waits.observeMs(ms);
+  }
+
+  /** Time a completed request spent on its worker, from reaching it to FCGI_END_REQUEST. */
+  recordDuration(ms: number): void {
+    this.durations.observeMs(ms);
+  }
+
+  /** The latency histograms (for /metrics; not part of the /status.json scoreboard). */
+  histograms(): { readonly wait: HistogramView; readonly duration: HistogramView } {
+    return { wait: this.waits, duration: this.durations };
   }
 
   recordExit(reason: string): void {

@@ -112,6 +112,8 @@ interface Job {
   readonly handler: ResponseHandler;
   readonly info: RequestInfo;
   readonly acceptedAt: number;
+  /** When its current attempt reached a worker. */
+  startedAt: number;
   state: JobState;
   attempts: number;
   waiter: Waiter<Job> | undefined;
@@ -229,6 +231,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       handler,
       info,
       acceptedAt: Date.now(),
+      startedAt: 0,
       state: 'new',
       attempts: 0,
       waiter: undefined,
@@ -288,6 +291,11 @@ export class Pool extends EventEmitter<PoolEvents> {
   /** Another pool's worker exited: spawn for waiting requests if room opened. */
   wake(): void {
     this.spawnForQueue();
+  }
+
+  /** Queue-wait and request-duration histograms (status/metrics.ts reads them at scrape time). */
+  histograms(): ReturnType<PoolStats['histograms']> {
+    return this.stats.histograms();
   }
 
   snapshot(): PoolSnapshot {
@@ -584,6 +592,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     worker.state = 'busy';
     worker.active += 1;
     worker.lastUsedAt = Date.now();
+    job.startedAt = worker.lastUsedAt;
     worker.current = { method: job.info.method, uri: job.info.uri, startedAt: worker.lastUsedAt };
     if (worker.hasFreeSlot) this.park(worker);
     job.busyTimer = setTimeout(() => this.onBusyTimeout(job), this.options.busyTimeoutMs);
@@ -684,6 +693,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.freeSlot(worker, job);
     if (conn?.reusable && worker.state !== 'draining') worker.idleConnections.push(conn);
     this.stats.completed += 1;
+    this.stats.recordDuration(Date.now() - job.startedAt);
     this.finish(job, end);
     this.release(worker);
   }

@@ -3,6 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { listenOnFd, tcpAddress } from '../frontend/listen-fd';
 import type { Logger } from '../log';
 import type { Manager } from '../pm/manager';
+import { History } from './history';
+import { Metrics } from './metrics';
+import { loadStaticAssets, type StaticAsset } from './static-assets';
+import { renderStatusPage } from './status-page';
 
 export interface AdminServerOptions {
   readonly host: string;
@@ -13,21 +17,34 @@ export interface AdminServerOptions {
   readonly fd?: number;
 }
 
+/** What the 404 answer lists. */
+const ENDPOINTS = '/status, /status.json, /status/history.json, /metrics or /healthz';
+
 /**
  * The admin listener: its own port, served by the manager process itself, so status is
  * there exactly when every worker is busy (php-fpm's status page needs a free worker —
  * bakins/php-fpm-exporter#28 — until pm.status_listen).
  *
- *   /status.json  the scoreboard (DESIGN.md's contract)
- *   /healthz      200 "ok" while serving; 503 while stopping
+ *   /status               the HTML page: pools, workers, queue, charts of the last minutes
+ *   /status.json          the scoreboard (the contract `fcgipm status` reads)
+ *   /status/history.json  per-second samples for the page's charts (history.ts)
+ *   /metrics              Prometheus / OpenMetrics text (metrics.ts)
+ *   /static/uplot.min.*   the chart library, served from here so the page works offline
+ *   /healthz              200 "ok" while serving; 503 while stopping
  */
 export class AdminServer {
   private readonly o: AdminServerOptions;
   private readonly server: http.Server;
+  private readonly history: History;
+  private readonly metrics: Metrics;
+  private readonly assets: ReadonlyMap<string, StaticAsset>;
   private stopping = false;
 
   constructor(options: AdminServerOptions) {
     this.o = options;
+    this.history = new History(options.manager);
+    this.metrics = new Metrics(options.manager);
+    this.assets = loadStaticAssets();
     this.server = http.createServer((req, res) => this.onRequest(req, res));
   }
 
@@ -37,14 +54,16 @@ export class AdminServer {
       this.server.once('error', reject);
       this.server.listen(this.o.port, this.o.host, () => {
         this.server.off('error', reject);
+        this.history.start();
         resolve(this.server.address() as AddressInfo);
       });
     });
   }
 
-  /** Stops accepting; /healthz answers 503 to connections still open. Idempotent. */
+  /** Stops accepting and sampling; /healthz answers 503 to connections still open. Idempotent. */
   close(): Promise<void> {
     this.stopping = true;
+    this.history.close();
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -52,12 +71,12 @@ export class AdminServer {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
-    const send = (status: number, type: string, body: string): void => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const send = (status: number, type: string, body: string | Buffer, cache = 'no-store'): void => {
       res.writeHead(status, {
         'content-type': type,
         'content-length': Buffer.byteLength(body),
-        'cache-control': 'no-store',
+        'cache-control': cache,
       });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
@@ -65,16 +84,36 @@ export class AdminServer {
       send(405, 'text/plain; charset=utf-8', 'method not allowed\n');
       return;
     }
+    const asset = this.assets.get(path);
+    if (asset) {
+      send(200, asset.contentType, asset.body, 'public, max-age=3600');
+      return;
+    }
     switch (path) {
       case '/status.json':
         send(200, 'application/json', `${JSON.stringify(this.o.manager.snapshot(), null, 2)}\n`);
+        return;
+      case '/status':
+        send(200, 'text/html; charset=utf-8', renderStatusPage(this.o.manager.snapshot(), this.history.columns(), Date.now()));
+        return;
+      case '/status/history.json':
+        send(200, 'application/json', JSON.stringify(this.history.columns()));
+        return;
+      case '/metrics':
+        this.metrics.render(req.headers.accept).then(
+          (m) => send(200, m.contentType, m.body),
+          (err: unknown) => {
+            this.o.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot collect metrics');
+            send(500, 'text/plain; charset=utf-8', 'cannot collect metrics\n');
+          },
+        );
         return;
       case '/healthz':
         if (this.stopping) send(503, 'text/plain; charset=utf-8', 'stopping\n');
         else send(200, 'text/plain; charset=utf-8', 'ok\n');
         return;
       default:
-        send(404, 'text/plain; charset=utf-8', 'not found: try /status.json or /healthz\n');
+        send(404, 'text/plain; charset=utf-8', `not found: try ${ENDPOINTS}\n`);
     }
   }
 }

@@ -7,6 +7,8 @@ import { fixture, memoryLogger, tempDir, type MemoryLog } from './fixtures';
 export interface Served {
   server: RunServer;
   base: string;
+  /** http://127.0.0.1:PORT of the admin listener; '' unless started with `admin: true`. */
+  admin: string;
   ipcDir: string;
   lines: Array<Record<string, unknown>>;
   waitForLine: MemoryLog['waitForLine'];
@@ -23,8 +25,9 @@ const open: Served[] = [];
 export async function serve(
   fixtureOrPath: string,
   pool: Partial<PoolOptionsInput> = {},
-  extra: { maxBodyBytes?: number; script?: string } = {},
+  extra: { maxBodyBytes?: number; script?: string; admin?: boolean } = {},
 ): Promise<Served> {
+  const { admin, ...rest } = extra;
   const dir = tempDir();
   const ipcDir = path.join(dir, 'sock');
   const { logger, lines, waitForLine } = memoryLogger();
@@ -35,7 +38,8 @@ export async function serve(
     ipcDir,
     http: { host: '127.0.0.1', port: 0 },
     logger,
-    ...extra,
+    ...rest,
+    ...(admin ? { admin: { host: '127.0.0.1', port: 0 } } : {}),
   });
   let alive = 0;
   let peak = 0;
@@ -49,6 +53,7 @@ export async function serve(
   const served: Served = {
     server,
     base: `http://127.0.0.1:${server.httpAddress!.port}`,
+    admin: server.adminAddress ? `http://127.0.0.1:${server.adminAddress.port}` : '',
     ipcDir,
     lines,
     waitForLine,
