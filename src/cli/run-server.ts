@@ -113,6 +113,7 @@ export async function startRunServer(options: RunServerOptions): Promise<RunServ
     reload: () => manager.reload(),
     close(drainTimeoutMs = 30_000) {
       closing ??= (async () => {
+        admin?.markStopping();
         const httpClosed = http?.close();
         await manager.close(drainTimeoutMs);
         await httpClosed;

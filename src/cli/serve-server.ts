@@ -291,6 +291,7 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
     },
     close(drainTimeoutMs = config.drainTimeoutMs) {
       closing ??= (async () => {
+        admin?.markStopping();
         // The listeners stop accepting first; what they already accepted is served by live
         // pools (a request that arrived a moment before the stop must not get 503), then the
         // workers are stopped with what is left of the drain time.

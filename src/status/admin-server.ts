@@ -60,6 +60,15 @@ export class AdminServer {
     });
   }
 
+  /**
+   * fcgipm is stopping: /healthz answers 503 from now on while everything else still answers,
+   * so a load balancer or a Kubernetes readiness probe takes this instance out during the
+   * drain, not only once its listeners are gone.
+   */
+  markStopping(): void {
+    this.stopping = true;
+  }
+
   /** Stops accepting and sampling; /healthz answers 503 to connections still open. Idempotent. */
   close(): Promise<void> {
     this.stopping = true;
