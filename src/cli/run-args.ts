@@ -54,6 +54,9 @@ export interface RunArgs {
   readonly drainTimeoutMs: number;
   readonly env: Record<string, string>;
   readonly logLevel: string | undefined;
+  /** --access-log PATH|-: a line per request; undefined (or "off") for none. */
+  readonly accessLog: string | undefined;
+  readonly accessLogFormat: 'combined' | 'json' | undefined;
 }
 
 export const RUN_USAGE = `usage: fcgipm run [options] [--] COMMAND [ARG...]
@@ -107,6 +110,10 @@ HTTP through them. COMMAND is found as a shell finds it: a bare name in PATH.
   --nice N                worker priority, -20..19
   --umask OCTAL           worker file mode creation mask, e.g. 027
   --log-level LEVEL       trace, debug, info, warn, error (default info)
+  --access-log PATH|-     a line per request answered, appended to PATH ("-": stdout, among the
+                          JSON log lines; default off)
+  --access-log-format F   combined (Apache's, then duration ms, queue wait ms, pool, worker
+                          pid; the default) or json
 `;
 
 export const DEFAULT_IPC_DIR = '/run/fcgidsock';
@@ -204,6 +211,8 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   let maxBodyBytes: number | undefined;
   let drainTimeoutMs = 30_000;
   let logLevel: string | undefined;
+  let accessLog: string | undefined;
+  let accessLogFormat: 'combined' | 'json' | undefined;
   const env: Record<string, string> = {};
 
   let i = 0;
@@ -361,6 +370,18 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
       case '--log-level':
         logLevel = value();
         break;
+      case '--access-log': {
+        const v = value();
+        if (v === '') throw new InvalidArgumentError('--access-log: expected a file path, "-" (stdout) or "off"');
+        accessLog = v === 'off' ? undefined : v;
+        break;
+      }
+      case '--access-log-format': {
+        const v = value();
+        if (v !== 'combined' && v !== 'json') throw new InvalidArgumentError(`--access-log-format: expected combined or json, got "${v}"`);
+        accessLogFormat = v;
+        break;
+      }
       case '--env': {
         const v = value();
         const e = v.indexOf('=');
@@ -412,5 +433,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     drainTimeoutMs,
     env,
     logLevel,
+    accessLog,
+    accessLogFormat,
   };
 }

@@ -103,5 +103,8 @@ export function configFromRunArgs(args: RunArgs): Config {
     ],
     drainTimeoutMs: args.drainTimeoutMs,
     logLevel: args.logLevel ?? DEFAULT_LOG_LEVEL,
+    // A relative path is where fcgipm was started, as for every other path flag.
+    accessLog: args.accessLog === undefined || args.accessLog === '-' ? args.accessLog : path.resolve(args.accessLog),
+    accessLogFormat: args.accessLogFormat ?? 'combined',
   };
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config, ListenTarget, SiteConfig } from '../config/types';
 import { FcgipmError, InvalidArgumentError } from '../errors';
+import { AccessLog } from '../frontend/access-log';
 import { AUTH_PHASES, type AuthPhase } from '../frontend/authorizer';
 import { FcgiServer } from '../frontend/fcgi-server';
 import { forwardFastcgi } from '../frontend/fcgi-forward';
@@ -35,6 +36,12 @@ export interface Server {
    * Listen addresses and the IPC dir are kept (a change is logged: restart to apply it).
    */
   reload(config?: Config): number;
+  /**
+   * Reopens the access log file at its path (after logrotate renamed it; SIGUSR1). A no-op
+   * when there is none or it is stdout.
+   */
+  reopenAccessLog(): void;
+  /** Stops the front ends, drains, stops the workers; the access log is flushed and closed last. */
   close(drainTimeoutMs?: number): Promise<void>;
 }
 
@@ -62,6 +69,8 @@ function passedHeaders(site: SiteConfig, req: IncomingMessage): Array<[string, s
 export async function startServer(initial: Config, logger: Logger): Promise<Server> {
   let config = initial;
   let router = new Router(config);
+  // Opened first: a path that cannot be written stops the start-up before anything runs.
+  const accessLog = config.accessLog !== undefined ? new AccessLog({ destination: config.accessLog, format: config.accessLogFormat ?? 'combined', logger }) : undefined;
   const ipcDir = new IpcDir({ dir: config.ipcDir });
   ipcDir.prepare();
   reclaimIpcDir(ipcDir, logger);
@@ -79,6 +88,7 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
     }
     if (made instanceof FcgipmError) {
       ipcDir.cleanup();
+      await accessLog?.close();
       throw made;
     }
   }
@@ -159,6 +169,7 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
         serverSoftware: `fcgipm/${VERSION}`,
         resolve: resolveHttp,
         reusePort: config.listen.reusePort,
+        accessLog,
       });
       if (anyHandoff(config)) {
         const front = http;
@@ -184,12 +195,12 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
         maxConns: config.maxProcesses,
         maxReqs: config.maxProcesses,
         logger,
-        handler: (req, res) => forwardFastcgi(req, res, { router: () => router, pools, logger }),
+        handler: (req, res) => forwardFastcgi(req, res, { router: () => router, pools, logger, accessLog }),
       });
       await fastcgi.listen();
     }
   } catch (err) {
-    await Promise.all([admin?.close(), handoff?.close(), http?.close(), fastcgi?.close()]);
+    await Promise.all([admin?.close(), handoff?.close(), http?.close(), fastcgi?.close(), accessLog?.close()]);
     ipcDir.cleanup();
     throw err;
   }
@@ -217,6 +228,7 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
       http: httpAddress ? `${httpAddress.address}:${httpAddress.port}` : 'off',
       fastcgi: fastcgi?.address ?? 'off',
       admin: adminAddress ? `${adminAddress.address}:${adminAddress.port}` : 'off',
+      accessLog: config.accessLog ?? 'off',
       sites: config.sites.length,
       ipcDir: ipcDir.dir,
     },
@@ -229,6 +241,9 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
           }
         }
         if (next.ipcDir !== config.ipcDir) logger.warn({ now: config.ipcDir, configured: next.ipcDir }, 'ipcDir changed; restart fcgipm to apply it');
+        for (const key of ['accessLog', 'accessLogFormat'] as const) {
+          if (next[key] !== config[key]) logger.warn({ key, now: config[key] ?? 'off', configured: next[key] ?? 'off' }, `${key} changed; restart fcgipm to apply it`);
+        }
         const previous = router.configuredSpecs().map((spec) => pools.peek(spec));
         config = next;
         router = new Router(next);
@@ -248,6 +263,9 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
       }
       return generation ?? manager.reload();
     },
+    reopenAccessLog() {
+      accessLog?.reopen();
+    },
     close(drainTimeoutMs = config.drainTimeoutMs) {
       closing ??= (async () => {
         // The listeners stop accepting first; what they already accepted is served by live
@@ -264,6 +282,8 @@ export async function startServer(initial: Config, logger: Logger): Promise<Serv
         await admin?.close();
         pools.close();
         ipcDir.cleanup();
+        // Last: every request answered above has its line written before fcgipm exits.
+        await accessLog?.close();
       })();
       return closing;
     },

@@ -155,4 +155,8 @@ export interface Config {
   readonly sites: readonly SiteConfig[];
   readonly drainTimeoutMs: number;
   readonly logLevel: string;
+  /** The access log: an absolute path, "-" for stdout; none when undefined. */
+  readonly accessLog?: string | undefined;
+  /** Its line format; combined when undefined. */
+  readonly accessLogFormat?: 'combined' | 'json';
 }
