@@ -92,23 +92,28 @@ function item(s: string | undefined): string {
   return s === undefined ? '-' : escapeLogItem(s);
 }
 
+/** Apache's %t for a moment and a UTC offset in minutes: `[10/Oct/2000:13:55:36 -0700]`. */
+export function formatClfTime(ms: number, offsetMinutes: number): string {
+  const d = new Date(ms + offsetMinutes * 60_000);
+  const abs = Math.abs(offsetMinutes);
+  const zone = `${offsetMinutes < 0 ? '-' : '+'}${two(Math.floor(abs / 60))}${two(abs % 60)}`;
+  return (
+    `[${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:` +
+    `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} ${zone}]`
+  );
+}
+
 let stampSecond = NaN;
 let stampText = '';
 
 /**
- * Apache's %t: `[10/Oct/2000:13:55:36 -0700]`, local time with its UTC offset. The text
- * changes once a second, so it is made once a second (nginx caches its $time_local so too).
+ * Apache's %t in local time. The text changes once a second, so it is made once a second
+ * (nginx caches its $time_local so too).
  */
 export function clfTime(ms: number): string {
   const second = Math.floor(ms / 1000);
   if (second === stampSecond) return stampText;
-  const d = new Date(second * 1000);
-  const offset = -d.getTimezoneOffset();
-  const abs = Math.abs(offset);
-  const zone = `${offset < 0 ? '-' : '+'}${two(Math.floor(abs / 60))}${two(abs % 60)}`;
-  stampText =
-    `[${two(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:` +
-    `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${zone}]`;
+  stampText = formatClfTime(second * 1000, -new Date(second * 1000).getTimezoneOffset());
   stampSecond = second;
   return stampText;
 }
