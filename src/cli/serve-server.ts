@@ -37,7 +37,7 @@ export interface Server {
    */
   reload(config?: Config): number;
   /**
-   * Reopens the access log file at its path (after logrotate renamed it; SIGUSR1). A no-op
+   * Reopens the access log file at its path (after logrotate renamed it). A no-op
    * when there is none or it is stdout.
    */
   reopenAccessLog(): void;

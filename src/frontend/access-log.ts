@@ -20,12 +20,8 @@ export interface AccessLogOptions {
 
 export const ACCESS_LOG_DEFAULTS = {
   flushIntervalMs: 1_000,
-  /**
-   * Lines are written in batches of at least this many bytes (about 25 combined lines), on the
-   * libuv thread pool: a write per request cost 9% of the hello benchmark's rate, batches
-   * cost under 3% (docs/benchmarks.md).
-   */
-  minBatchBytes: 4_096,
+  /** Lines are handed to the writer in batches of about this many characters (~25 combined lines). */
+  batchChars: 4_096,
   /** A stalled disk makes lines wait in memory up to this; more are dropped and counted. */
   maxBufferedBytes: 16 * 1024 * 1024,
 } as const;
@@ -36,8 +32,9 @@ const WARN_INTERVAL_MS = 10_000;
 /**
  * The access log: formats each answered request (access-log-format.ts) and writes the lines
  * asynchronously in batches through a SonicBoom (pino's destination), never one write per
- * request on the event loop. reopen() starts a new file at the same path (logrotate's
- * rename, then SIGUSR1); close() writes what is buffered and closes the file.
+ * request on the event loop. reopen() starts a new file at the same path (after logrotate
+ * renamed the old one); close() writes what is buffered and closes the file (pino's
+ * destination also writes what it holds, synchronously, if the process exits without close).
  *
  * Lifecycle: new AccessLog() (opens the file, throws if it cannot) → write()… [reopen()…] → close().
  */
@@ -47,8 +44,13 @@ export class AccessLog {
   private readonly out: Destination;
   private readonly log: Logger;
   private readonly flushTimer: NodeJS.Timeout;
-  /** Lines written since the last flush tick. */
-  private dirty = false;
+  /**
+   * Lines not yet handed to the destination. Batched here, not in SonicBoom (minLength): its
+   * write() measures the UTF-8 length of its whole pending buffer on every call (a cost that
+   * grows with the batch); here a line is one string append, and the destination gets one
+   * write() per batch.
+   */
+  private batch = '';
   private closing: Promise<void> | undefined;
   private dropped = 0;
   private droppedWarnedAt = -Infinity;
@@ -72,12 +74,13 @@ export class AccessLog {
     this.out = pino.destination({
       dest: toStdout ? 1 : options.destination,
       sync: false,
-      minLength: ACCESS_LOG_DEFAULTS.minBatchBytes,
+      // Each batch is written as soon as the previous write is done, on the thread pool.
+      minLength: 0,
       maxLength: ACCESS_LOG_DEFAULTS.maxBufferedBytes,
       mode: 0o644,
     });
     this.out.on('error', (err: NodeJS.ErrnoException) => this.onError(err));
-    this.out.on('drop', () => this.onDrop());
+    this.out.on('drop', (data: string) => this.onDrop(data));
     const interval = options.flushIntervalMs ?? ACCESS_LOG_DEFAULTS.flushIntervalMs;
     this.flushTimer = setInterval(() => this.tick(), interval);
     this.flushTimer.unref();
@@ -86,8 +89,8 @@ export class AccessLog {
   /** Buffers one request's line. Never throws: a closed log drops it. */
   write(entry: AccessEntry): void {
     if (this.closing) return;
-    this.dirty = true;
-    this.out.write(formatEntry(this.format, entry));
+    this.batch += formatEntry(this.format, entry);
+    if (this.batch.length >= ACCESS_LOG_DEFAULTS.batchChars) this.push();
   }
 
   /**
@@ -97,6 +100,7 @@ export class AccessLog {
    */
   reopen(): void {
     if (this.closing || this.destination === '-') return;
+    if (this.batch !== '') this.push();
     this.out.reopen();
     this.log.info('access log reopened');
   }
@@ -105,6 +109,7 @@ export class AccessLog {
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
       clearInterval(this.flushTimer);
+      if (this.batch !== '') this.push();
       this.out.once('close', () => resolve());
       // A write that fails while closing ends nothing more: do not wait for a close that
       // will not come (the failure itself is logged by onError).
@@ -114,10 +119,16 @@ export class AccessLog {
     return this.closing;
   }
 
+  /** Hands the batch to the destination, which writes it now or right after its current write. */
+  private push(): void {
+    const batch = this.batch;
+    this.batch = '';
+    this.out.write(batch);
+  }
+
+  /** A quiet log's last lines are written within one interval. */
   private tick(): void {
-    if (!this.dirty) return;
-    this.dirty = false;
-    this.out.flush();
+    if (this.batch !== '') this.push();
   }
 
   private onError(err: NodeJS.ErrnoException): void {
@@ -129,8 +140,8 @@ export class AccessLog {
     this.errors = 0;
   }
 
-  private onDrop(): void {
-    this.dropped += 1;
+  private onDrop(data: string): void {
+    for (let i = data.indexOf('\n'); i >= 0; i = data.indexOf('\n', i + 1)) this.dropped += 1;
     const now = Date.now();
     if (now - this.droppedWarnedAt < WARN_INTERVAL_MS) return;
     this.log.warn({ dropped: this.dropped, bufferedMax: ACCESS_LOG_DEFAULTS.maxBufferedBytes }, 'access log lines dropped: the destination does not keep up');
