@@ -22,9 +22,14 @@ export const ACCESS_LOG_DEFAULTS = {
   flushIntervalMs: 1_000,
   /** Lines are handed to the writer in batches of about this many characters (~25 combined lines). */
   batchChars: 4_096,
+  /** Most bytes one write(2) takes. */
+  maxWriteBytes: 1024 * 1024,
   /** A stalled disk makes lines wait in memory up to this; more are dropped and counted. */
   maxBufferedBytes: 16 * 1024 * 1024,
 } as const;
+
+/** SonicBoom in contentMode 'buffer' takes Buffers; its type declares strings only. */
+const writeBuffer = (out: Destination, data: Buffer): boolean => (out.write as unknown as (data: Buffer) => boolean).call(out, data);
 
 /** A trouble of the same kind is logged at most once per this many ms, with a count. */
 const WARN_INTERVAL_MS = 10_000;
@@ -76,11 +81,17 @@ export class AccessLog {
       sync: false,
       // Each batch is written as soon as the previous write is done, on the thread pool.
       minLength: 0,
+      // Buffers: SonicBoom then adds up their lengths; with strings it measures the UTF-8
+      // length of its whole pending string at each write(), which grows with maxWrite.
+      contentMode: 'buffer',
+      // What piled up during one write goes out in the next (SonicBoom's 16 KiB default
+      // needed a loop turn per 16 KiB, and a flood of lines outran it).
+      maxWrite: ACCESS_LOG_DEFAULTS.maxWriteBytes,
       maxLength: ACCESS_LOG_DEFAULTS.maxBufferedBytes,
       mode: 0o644,
     });
     this.out.on('error', (err: NodeJS.ErrnoException) => this.onError(err));
-    this.out.on('drop', (data: string) => this.onDrop(data));
+    this.out.on('drop', (data: Buffer) => this.onDrop(data));
     const interval = options.flushIntervalMs ?? ACCESS_LOG_DEFAULTS.flushIntervalMs;
     this.flushTimer = setInterval(() => this.tick(), interval);
     this.flushTimer.unref();
@@ -121,9 +132,10 @@ export class AccessLog {
 
   /** Hands the batch to the destination, which writes it now or right after its current write. */
   private push(): void {
-    const batch = this.batch;
+    // Combined lines are ASCII (every other byte is escaped); JSON lines may hold UTF-8.
+    const batch = Buffer.from(this.batch, this.format === 'combined' ? 'latin1' : 'utf8');
     this.batch = '';
-    this.out.write(batch);
+    writeBuffer(this.out, batch);
   }
 
   /** A quiet log's last lines are written within one interval. */
@@ -140,8 +152,8 @@ export class AccessLog {
     this.errors = 0;
   }
 
-  private onDrop(data: string): void {
-    for (let i = data.indexOf('\n'); i >= 0; i = data.indexOf('\n', i + 1)) this.dropped += 1;
+  private onDrop(data: Buffer): void {
+    for (let i = data.indexOf(0x0a); i >= 0; i = data.indexOf(0x0a, i + 1)) this.dropped += 1;
     const now = Date.now();
     if (now - this.droppedWarnedAt < WARN_INTERVAL_MS) return;
     this.log.warn({ dropped: this.dropped, bufferedMax: ACCESS_LOG_DEFAULTS.maxBufferedBytes }, 'access log lines dropped: the destination does not keep up');
