@@ -68,7 +68,10 @@ round() { # pid port
 }
 pa=$(free_port); pb=$(free_port)
 start "$a" "$node_a" "$pa" "$args_a"; start "$b" "$node_b" "$pb" "$args_b"
-sleep 2
+# Both must be listening before the warm-up (a fixed sleep was too short on a loaded machine).
+for p in "$pa" "$pb"; do
+  for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.1; done
+done
 for p in "$pa" "$pb"; do wrk -t1 -c32 -d1s "${wrk_args[@]}" "http://127.0.0.1:$p$url" >/dev/null; done
 : >"$scratch/rounds"
 for _ in $(seq "$rounds"); do

@@ -36,6 +36,7 @@ const TYPES = {
   duration: 'duration',
   size: 'size',
   listen: 'address',
+  accessLog: 'path, `-` or `off`',
   enum: 'word',
   hosts: 'list of host names',
   suffixes: 'list of suffixes',

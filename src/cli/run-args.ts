@@ -61,6 +61,9 @@ export interface RunArgs {
   /** --fastcgi-owner / --fastcgi-group: the FastCGI Unix socket's owner and group. */
   readonly fastcgiOwner: string | undefined;
   readonly fastcgiGroup: string | undefined;
+  /** --access-log PATH|-: a line per request; undefined (or "off") for none. */
+  readonly accessLog: string | undefined;
+  readonly accessLogFormat: 'combined' | 'json' | undefined;
 }
 
 export const RUN_USAGE = `usage: fcgipm run [options] [--] COMMAND [ARG...]
@@ -119,6 +122,10 @@ HTTP through them. COMMAND is found as a shell finds it: a bare name in PATH.
   --log-level LEVEL       trace, debug, info, warn, error (default info)
   --log-file PATH         append the log to PATH instead of stdout; SIGUSR1 reopens it
   --pid-file PATH         write fcgipm's pid to PATH once listening, remove it on stop
+  --access-log PATH|-     a line per request answered, appended to PATH ("-": stdout, among the
+                          JSON log lines; default off)
+  --access-log-format F   combined (Apache's, then duration ms, queue wait ms, pool, worker
+                          pid; the default) or json
 `;
 
 export const DEFAULT_IPC_DIR = '/run/fcgidsock';
@@ -220,6 +227,8 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   let pidFile: string | undefined;
   let fastcgiOwner: string | undefined;
   let fastcgiGroup: string | undefined;
+  let accessLog: string | undefined;
+  let accessLogFormat: 'combined' | 'json' | undefined;
   const env: Record<string, string> = {};
 
   let i = 0;
@@ -389,6 +398,18 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
       case '--fastcgi-group':
         fastcgiGroup = value();
         break;
+      case '--access-log': {
+        const v = value();
+        if (v === '') throw new InvalidArgumentError('--access-log: expected a file path, "-" (stdout) or "off"');
+        accessLog = v === 'off' ? undefined : v;
+        break;
+      }
+      case '--access-log-format': {
+        const v = value();
+        if (v !== 'combined' && v !== 'json') throw new InvalidArgumentError(`--access-log-format: expected combined or json, got "${v}"`);
+        accessLogFormat = v;
+        break;
+      }
       case '--env': {
         const v = value();
         const e = v.indexOf('=');
@@ -444,5 +465,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     pidFile,
     fastcgiOwner,
     fastcgiGroup,
+    accessLog,
+    accessLogFormat,
   };
 }

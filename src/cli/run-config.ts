@@ -140,5 +140,8 @@ export function configFromRunArgs(args: RunArgs): Config {
     // Relative to where fcgipm was started, as every path flag.
     ...(args.logFile !== undefined ? { logFile: path.resolve(args.logFile) } : {}),
     ...(args.pidFile !== undefined ? { pidFile: path.resolve(args.pidFile) } : {}),
+    // A relative path is where fcgipm was started, as for every other path flag.
+    accessLog: args.accessLog === undefined || args.accessLog === '-' ? args.accessLog : path.resolve(args.accessLog),
+    accessLogFormat: args.accessLogFormat ?? 'combined',
   };
 }

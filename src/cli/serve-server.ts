@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config, ListenTarget, SiteConfig } from '../config/types';
 import { FcgipmError, InvalidArgumentError } from '../errors';
+import { AccessLog } from '../frontend/access-log';
 import { AUTH_PHASES, type AuthPhase } from '../frontend/authorizer';
 import { FcgiServer } from '../frontend/fcgi-server';
 import { forwardFastcgi } from '../frontend/fcgi-forward';
@@ -38,8 +39,12 @@ export interface Server {
    * Listen addresses and the IPC dir are kept (a change is logged: restart to apply it).
    */
   reload(config?: Config): number;
-  /** SIGUSR1: the log file is opened again by name (logrotate renamed the old one). */
+  /**
+   * SIGUSR1: the log file and the access log are opened again by name (logrotate renamed
+   * the old ones). A no-op for what goes to stdout.
+   */
   reopenLogs(): void;
+  /** Stops the front ends, drains, stops the workers; the access log is flushed and closed last. */
   close(drainTimeoutMs?: number): Promise<void>;
 }
 
@@ -88,6 +93,8 @@ function socketOwner(config: Config): { uid?: number; gid?: number } {
 export async function startServer(initial: Config, logger: Logger, options: ServerOptions = {}): Promise<Server> {
   let config = initial;
   let router = new Router(config);
+  // Opened first: a path that cannot be written stops the start-up before anything runs.
+  const accessLog = config.accessLog !== undefined ? new AccessLog({ destination: config.accessLog, format: config.accessLogFormat ?? 'combined', logger }) : undefined;
   const ipcDir = new IpcDir({ dir: config.ipcDir });
   ipcDir.prepare();
   reclaimIpcDir(ipcDir, logger);
@@ -105,6 +112,7 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
     }
     if (made instanceof FcgipmError) {
       ipcDir.cleanup();
+      await accessLog?.close();
       throw made;
     }
   }
@@ -192,6 +200,7 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
         serverSoftware: `fcgipm/${VERSION}`,
         resolve: resolveHttp,
         reusePort: config.listen.reusePort,
+        accessLog,
       });
       const front = http;
       if (anyHandoff(config)) {
@@ -221,13 +230,13 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
         maxConns: config.maxProcesses,
         maxReqs: config.maxProcesses,
         logger,
-        handler: (req, res) => forwardFastcgi(req, res, { router: () => router, pools, logger }),
+        handler: (req, res) => forwardFastcgi(req, res, { router: () => router, pools, logger, accessLog }),
       });
       const f = fastcgi;
       await listenNamed('fastcgi', where(fds.fastcgi, config.listen.fastcgi), () => f.listen());
     }
   } catch (err) {
-    await Promise.all([admin?.close(), handoff?.close(), http?.close(), fastcgi?.close()]);
+    await Promise.all([admin?.close(), handoff?.close(), http?.close(), fastcgi?.close(), accessLog?.close()]);
     ipcDir.cleanup();
     throw err;
   }
@@ -255,6 +264,7 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
       http: httpAddress ? `${httpAddress.address}:${httpAddress.port}` : 'off',
       fastcgi: fastcgi?.address ?? 'off',
       admin: adminAddress ? `${adminAddress.address}:${adminAddress.port}` : 'off',
+      accessLog: config.accessLog ?? 'off',
       sites: config.sites.length,
       ipcDir: ipcDir.dir,
     },
@@ -267,6 +277,9 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
           }
         }
         if (next.ipcDir !== config.ipcDir) logger.warn({ now: config.ipcDir, configured: next.ipcDir }, 'ipcDir changed; restart fcgipm to apply it');
+        for (const key of ['accessLog', 'accessLogFormat'] as const) {
+          if (next[key] !== config[key]) logger.warn({ key, now: config[key] ?? 'off', configured: next[key] ?? 'off' }, `${key} changed; restart fcgipm to apply it`);
+        }
         const previous = router.configuredSpecs().map((spec) => pools.peek(spec));
         config = next;
         router = new Router(next);
@@ -288,6 +301,7 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
     },
     reopenLogs() {
       options.logFile?.reopen();
+      accessLog?.reopen();
     },
     close(drainTimeoutMs = config.drainTimeoutMs) {
       closing ??= (async () => {
@@ -306,6 +320,8 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
         await admin?.close();
         pools.close();
         ipcDir.cleanup();
+        // Last: every request answered above has its line written before fcgipm exits.
+        await accessLog?.close();
       })();
       return closing;
     },

@@ -390,6 +390,16 @@ class Loader {
     return v === undefined ? undefined : this.checked(e, parseSize(v));
   }
 
+  /** A file path (relative to the config file), "-" for stdout, or "off" (false too): undefined. */
+  private accessLog(e: Entry): string | undefined {
+    const v = this.scalar(e, 'a file path, "-" or "off"');
+    if (v === false || v === 'off') return undefined;
+    if (v === '-') return '-';
+    if (typeof v === 'string' && v.trim() !== '' && !v.includes('\0')) return path.resolve(this.dir, v);
+    if (v !== undefined) this.problem(e.node, e.path, `expected a file path, "-" (stdout) or "off", got ${showValue(v)}`);
+    return undefined;
+  }
+
   private listen(e: Entry): ListenTarget | undefined {
     const v = this.scalar(e, 'HOST:PORT, unix:/path or "off"');
     return v === undefined ? undefined : this.checked(e, parseListen(v, this.dir));
@@ -502,6 +512,8 @@ class Loader {
     const logFile = logFileEntry && this.filePath(logFileEntry);
     const pidFileEntry = this.entry(top, 'top', 'pidFile', '');
     const pidFile = pidFileEntry && this.filePath(pidFileEntry);
+    const accessLog = this.accessLog(this.need(top, 'top', 'accessLog', ''));
+    const accessLogFormat = this.enumValue(this.need(top, 'top', 'accessLogFormat', '')) as Config['accessLogFormat'];
 
     const listenEntry = top.get('listen');
     const listenMap = (listenEntry ? this.readMap(listenEntry.node, 'listen', 'listen', 'the listen addresses') : undefined) ?? new Map<string, Entry>();
@@ -536,6 +548,8 @@ class Loader {
       logLevel: logLevel ?? '',
       ...(logFile !== undefined ? { logFile } : {}),
       ...(pidFile !== undefined ? { pidFile } : {}),
+      accessLog,
+      accessLogFormat: accessLogFormat ?? 'combined',
     };
     this.checkClasses(config);
     return config;

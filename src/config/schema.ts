@@ -19,6 +19,7 @@ export type KeyType =
   | 'duration'
   | 'size'
   | 'listen'
+  | 'accessLog'
   | 'enum'
   | 'hosts'
   | 'suffixes'
@@ -85,6 +86,9 @@ export const DEFAULT_LOG_LEVEL = 'info';
 export const DEFAULT_MAX_REQUEST_BODY_BYTES = 1024 ** 3;
 export const DEFAULT_HTTP_LISTEN = '127.0.0.1:8080';
 export const LOG_LEVELS: readonly string[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+export const DEFAULT_ACCESS_LOG_FORMAT = 'combined';
+/** The access log formats (src/frontend/access-log-format.ts). */
+export const ACCESS_LOG_FORMAT_NAMES: readonly string[] = ['combined', 'json'];
 
 type PoolKey = Omit<KeySpec, 'section' | 'field'>;
 
@@ -310,6 +314,8 @@ export const SCHEMA: readonly KeySpec[] = [
   { section: 'top', key: 'logLevel', type: 'enum', values: LOG_LEVELS, default: DEFAULT_LOG_LEVEL, doc: 'log lines below this level are dropped', modFcgid: '— (LogLevel)', phpFpm: 'log_level' },
   { section: 'top', key: 'logFile', type: 'path', defaultText: 'stdout', doc: 'append the log here instead of stdout; SIGUSR1 reopens it (logrotate); its directory must exist', modFcgid: '— (ErrorLog)', phpFpm: 'error_log' },
   { section: 'top', key: 'pidFile', type: 'path', defaultText: 'none', doc: "write fcgipm's pid here once it listens, remove it on a clean stop; a start is refused while the file names a live fcgipm", modFcgid: '— (PidFile)', phpFpm: 'pid' },
+  { section: 'top', key: 'accessLog', type: 'accessLog', default: 'off', doc: 'a line per request answered by the HTTP and FastCGI front ends: a file path (appended to; relative to the config file), "-" for stdout, or "off"', modFcgid: 'CustomLog', phpFpm: 'access.log' },
+  { section: 'top', key: 'accessLogFormat', type: 'enum', values: ACCESS_LOG_FORMAT_NAMES, default: DEFAULT_ACCESS_LOG_FORMAT, doc: 'combined: Apache\'s combined format, then duration (ms), queue wait (ms), "pool" and worker pid; json: one object per line with the same fields', modFcgid: '— (LogFormat)', phpFpm: 'access.format' },
   { section: 'top', key: 'listen', type: 'listenMap', defaultText: 'see listen keys', doc: 'the front ends fcgipm listens on', modFcgid: '— (Listen)', phpFpm: 'listen' },
   { section: 'top', key: 'defaults', type: 'pool', defaultText: '{}', doc: `process settings every class starts from (${POOL_SECTIONS_TEXT})`, modFcgid: 'server-level Fcgid* directives', phpFpm: 'pool settings' },
   { section: 'top', key: 'commands', type: 'commands', defaultText: '{}', doc: 'exact command path → process settings for every class running it, over the site\'s', modFcgid: 'FcgidCmdOptions', phpFpm: '—' },

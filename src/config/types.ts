@@ -162,4 +162,8 @@ export interface Config {
   readonly logFile?: string;
   /** Written once listening, removed on a clean stop. */
   readonly pidFile?: string;
+  /** The access log: an absolute path, "-" for stdout; none when undefined. */
+  readonly accessLog?: string | undefined;
+  /** Its line format; combined when undefined. */
+  readonly accessLogFormat?: 'combined' | 'json';
 }

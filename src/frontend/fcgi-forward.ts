@@ -7,6 +7,8 @@ import { Role } from '../protocol/constants';
 import type { FcgiServerRequest, FcgiServerResponse } from './fcgi-server';
 import { spoolBody } from './body-spool';
 import type { ClassSpec, Router } from './router';
+import type { AccessLog } from './access-log';
+import { LoggedFcgiResponse } from './fcgi-access-log';
 
 /**
  * The FastCGI front end's request path (php-fpm's job for any FastCGI binary): a request from
@@ -21,6 +23,8 @@ export interface ForwardDeps {
   readonly router: () => Router;
   readonly pools: { poolFor(spec: ClassSpec): Pool | FcgipmError };
   readonly logger: Logger;
+  /** A line per request (php-fpm's access.log); none when absent. */
+  readonly accessLog?: AccessLog | undefined;
 }
 
 /** Params whose value the router decides; everything else goes to the app as the web server sent it. */
@@ -76,9 +80,10 @@ function overridden(
   return out;
 }
 
-export function forwardFastcgi(req: FcgiServerRequest, res: FcgiServerResponse, deps: ForwardDeps): void {
+export function forwardFastcgi(req: FcgiServerRequest, original: FcgiServerResponse, deps: ForwardDeps): void {
   const log = deps.logger;
   const params = new Map(req.params);
+  const res = deps.accessLog ? new LoggedFcgiResponse(original, req, params, deps.accessLog) : original;
   const route = deps.router().routeFastcgi(params);
   if (route.kind === 'deny') {
     log.info({ reqId: req.id, status: route.status, script: params.get('SCRIPT_FILENAME') }, route.reason);
@@ -189,6 +194,9 @@ function dispatch(
       else res.end(1);
     },
   };
+  const logged = res instanceof LoggedFcgiResponse ? res : undefined;
+  if (logged) logged.pool = pool.name;
   ref.handle = pool.dispatch({ params: request.params, body, role: req.role }, handler, request.info);
+  if (logged) logged.handle = ref.handle;
   req.signal.addEventListener('abort', () => ref.handle?.abort(), { once: true });
 }

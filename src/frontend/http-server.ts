@@ -12,6 +12,8 @@ import { spoolBody } from './body-spool';
 import { listenOnFd, listenReusePort, tcpAddress } from './listen-fd';
 import { buildCgiParams, decodePath, type ScriptTarget } from './cgi-env';
 import { CgiResponseWriter } from './cgi-response-writer';
+import type { AccessLog } from './access-log';
+import { CountingResponse } from './counting-response';
 
 /** On close, how long a just-accepted connection has to send its request before it is closed. */
 const CLOSE_IDLE_AFTER_MS = 500;
@@ -67,6 +69,8 @@ export interface HttpFrontendOptions {
   readonly reusePort?: boolean;
   /** Listen on this already listening descriptor (socket activation); host and port are ignored. */
   readonly fd?: number;
+  /** Every answered request gets a line here (access-log.ts); none when absent. */
+  readonly accessLog?: AccessLog | undefined;
 }
 
 export const HTTP_DEFAULTS = {
@@ -82,6 +86,13 @@ interface Exchange {
   readonly log: Logger;
   dispose: (() => void) | undefined;
   writer: CgiResponseWriter | undefined;
+  /** For the access log (0 and '' when there is none): arrival, wall clock and monotonic. */
+  readonly time: number;
+  readonly startedAt: number;
+  /** Read at arrival: a socket that is gone by the time the line is written has no address. */
+  readonly remote: string;
+  /** The Basic user an authenticator was asked about (Apache logs it as %u, passed or not). */
+  user: string | undefined;
 }
 
 /**
@@ -91,8 +102,9 @@ interface Exchange {
  * Lifecycle: listen() → close() (stops accepting, lets in-flight exchanges finish).
  */
 export class HttpFrontend {
-  private readonly o: Required<Omit<HttpFrontendOptions, 'fd'>>;
+  private readonly o: Required<Omit<HttpFrontendOptions, 'fd' | 'accessLog'>>;
   private readonly fd: number | undefined;
+  private readonly accessLog: AccessLog | undefined;
   private readonly server: http.Server;
   private seq = 0;
   private closing: Promise<void> | undefined;
@@ -109,7 +121,11 @@ export class HttpFrontend {
       reusePort: options.reusePort ?? false,
     };
     this.fd = options.fd;
-    this.server = http.createServer((req, res) => this.onRequest(req, res));
+    this.accessLog = options.accessLog;
+    // The counting response (body bytes for %b) only when they are logged.
+    this.server = this.accessLog
+      ? http.createServer({ ServerResponse: CountingResponse }, (req, res) => this.onRequest(req, res))
+      : http.createServer((req, res) => this.onRequest(req, res));
     // Idle keep-alive connections are closed on stop; in-flight ones finish first.
     this.server.keepAliveTimeout = 5_000;
   }
@@ -157,11 +173,26 @@ export class HttpFrontend {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     this.seq += 1;
     const id = this.seq.toString(36);
-    const ex: Exchange = { req, res, id, log: this.o.logger, dispose: undefined, writer: undefined };
+    const logged = this.accessLog !== undefined;
+    const ex: Exchange = {
+      req,
+      res,
+      id,
+      log: this.o.logger,
+      dispose: undefined,
+      writer: undefined,
+      time: logged ? Date.now() : 0,
+      startedAt: logged ? performance.now() : 0,
+      remote: logged ? (req.socket.remoteAddress ?? '-') : '',
+      user: undefined,
+    };
     if (this.closing) res.setHeader('connection', 'close');
+    // 'close' comes once per response: after the last byte was handed to the socket, or when
+    // the client went away first.
     res.once('close', () => {
       ex.dispose?.();
       if (!res.writableFinished) ex.writer?.handle?.abort();
+      if (logged) this.logAccess(ex);
     });
     this.serve(ex, req.url ?? '/', req.method ?? 'GET', 0);
   }
@@ -244,6 +275,7 @@ export class HttpFrontend {
       return;
     }
     const credentials = basicCredentials(ex.req.headers.authorization);
+    if (step.phase === 'AUTHENTICATOR' && credentials) ex.user = credentials.user;
     if (step.phase === 'AUTHENTICATOR' && !credentials) {
       // Apache's authenticator hook only runs on Basic credentials; without them: challenge.
       ex.log.info({ reqId: ex.id, url: ex.req.url }, 'authenticator needs Basic credentials');
@@ -360,6 +392,32 @@ export class HttpFrontend {
         else ex.res.destroy();
       },
     );
+  }
+
+  /** The access log line of a finished (or abandoned) exchange. */
+  private logAccess(ex: Exchange): void {
+    const { req, res } = ex;
+    // Nothing sent: the client left first (nginx's 499, which the pool's errors use too).
+    const status = res.headersSent ? res.statusCode : 499;
+    // Node drops what is written to these (RFC 9110 §6.4.1), so it was not sent.
+    const bodyless = req.method === 'HEAD' || status === 204 || status === 304 || status < 200;
+    const handle = ex.writer?.handle;
+    this.accessLog?.write({
+      time: ex.time,
+      remote: ex.remote,
+      user: ex.user,
+      method: req.method ?? '',
+      uri: req.url ?? '',
+      protocol: `HTTP/${req.httpVersion}`,
+      status,
+      bytes: bodyless ? 0 : (res as CountingResponse).bodyBytes,
+      referer: req.headers.referer,
+      userAgent: req.headers['user-agent'],
+      durationMs: performance.now() - ex.startedAt,
+      queueWaitMs: handle?.queueWaitMs,
+      pool: handle?.pool,
+      workerPid: handle?.workerPid,
+    });
   }
 
   private simple(ex: Exchange, status: number, message: string): void {

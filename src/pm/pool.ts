@@ -56,6 +56,15 @@ export interface DispatchHandle {
   /** Back-pressure from the client: stop / restart reading the app's output. */
   pauseResponse(): void;
   resumeResponse(): void;
+  /** The pool's name, for the access log. */
+  readonly pool: string;
+  /** Pid of the worker the request last went to; undefined until one took it. */
+  readonly workerPid: number | undefined;
+  /**
+   * Ms between dispatch() and a worker taking the request (or its refusal, or the client
+   * leaving while it waited); undefined until then. Whole ms: the pool's clock is Date.now().
+   */
+  readonly queueWaitMs: number | undefined;
 }
 
 export interface ProcessSnapshot {
@@ -114,6 +123,9 @@ interface Job {
   readonly acceptedAt: number;
   /** When its current attempt reached a worker. */
   startedAt: number;
+  /** Set when a worker takes it (run), kept after the job is done: the access log reads them. */
+  waitedMs: number | undefined;
+  workerPid: number | undefined;
   state: JobState;
   attempts: number;
   waiter: Waiter<Job> | undefined;
@@ -135,12 +147,12 @@ export interface PoolEvents {
 /** A DispatchHandle: one object per request, no closures (it lives as long as the request). */
 class JobHandle implements DispatchHandle {
   constructor(
-    private readonly pool: Pool,
+    private readonly owner: Pool,
     private readonly job: Job,
   ) {}
 
   abort(): void {
-    this.pool.abortJob(this.job);
+    this.owner.abortJob(this.job);
   }
 
   pauseResponse(): void {
@@ -149,6 +161,18 @@ class JobHandle implements DispatchHandle {
 
   resumeResponse(): void {
     this.job.connection?.resumeResponse();
+  }
+
+  get pool(): string {
+    return this.owner.name;
+  }
+
+  get workerPid(): number | undefined {
+    return this.job.workerPid;
+  }
+
+  get queueWaitMs(): number | undefined {
+    return this.job.waitedMs;
   }
 }
 
@@ -232,6 +256,8 @@ export class Pool extends EventEmitter<PoolEvents> {
       info,
       acceptedAt: Date.now(),
       startedAt: 0,
+      waitedMs: undefined,
+      workerPid: undefined,
       state: 'new',
       attempts: 0,
       waiter: undefined,
@@ -583,7 +609,12 @@ export class Pool extends EventEmitter<PoolEvents> {
   // ---- one attempt of one request on one worker -----------------------------------------
 
   private run(worker: Worker, job: Job): void {
-    if (job.state === 'queued' || job.state === 'new') this.stats.recordWait(Date.now() - job.acceptedAt);
+    const now = Date.now();
+    if (job.state === 'queued' || job.state === 'new') {
+      job.waitedMs = now - job.acceptedAt;
+      this.stats.recordWait(job.waitedMs);
+    }
+    job.workerPid = worker.pid;
     job.state = 'running';
     job.worker = worker;
     job.waiter = undefined;
@@ -591,8 +622,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.running.add(job);
     worker.state = 'busy';
     worker.active += 1;
-    worker.lastUsedAt = Date.now();
-    job.startedAt = worker.lastUsedAt;
+    worker.lastUsedAt = now;
+    job.startedAt = now;
     worker.current = { method: job.info.method, uri: job.info.uri, startedAt: worker.lastUsedAt };
     if (worker.hasFreeSlot) this.park(worker);
     job.busyTimer = setTimeout(() => this.onBusyTimeout(job), this.options.busyTimeoutMs);
@@ -853,6 +884,8 @@ export class Pool extends EventEmitter<PoolEvents> {
   }
 
   private settle(job: Job): void {
+    // Refused or abandoned before a worker took it: its wait, for the access log, ends here.
+    if (job.waitedMs === undefined) job.waitedMs = Date.now() - job.acceptedAt;
     this.detach(job);
     job.state = 'done';
     job.worker = undefined;

@@ -43,6 +43,8 @@ describe('fcgipm run arguments', () => {
     [['--handoff=yes', 'x'], /--handoff takes no value/],
     [['--fastcgi', 'unix:', 'x'], /--fastcgi: expected unix:\/path/],
     [['--fastcgi', 'nowhere:port', 'x'], /--fastcgi: expected HOST:PORT/],
+    [['--access-log-format', 'common', 'x'], /--access-log-format: expected combined or json, got "common"/],
+    [['--access-log', '', 'x'], /--access-log: expected a file path/],
   ])('%j is refused naming the option', (argv, message) => {
     expect(() => parseRunArgs(argv)).toThrow(InvalidArgumentError);
     expect(() => parseRunArgs(argv)).toThrow(message);

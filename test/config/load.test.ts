@@ -167,6 +167,25 @@ describe('values', () => {
     expect(parseConfig(`listen: { fastcgi: ${written} }\n${SITE}`, '/etc/fcgipm/fcgipm.yaml').listen.fastcgi).toEqual(target);
   });
 
+  test.each([
+    ['"off"', undefined],
+    ['false', undefined],
+    ['"-"', '-'],
+    ['logs/access.log', '/etc/fcgipm/logs/access.log'],
+    ['/var/log/fcgipm/access.log', '/var/log/fcgipm/access.log'],
+  ])('accessLog %s', (written, value) => {
+    expect(parseConfig(`accessLog: ${written}\n${SITE}`, '/etc/fcgipm/fcgipm.yaml').accessLog).toEqual(value);
+  });
+
+  test('accessLog is off and combined unless set; a wrong format or value is a problem', () => {
+    expect(parseConfig(SITE, 'f.yaml')).toMatchObject({ accessLog: undefined, accessLogFormat: 'combined' });
+    expect(parseConfig(`accessLogFormat: json\n${SITE}`, 'f.yaml').accessLogFormat).toBe('json');
+    expect(problems(`accessLogFormat: jsno\naccessLog: 12\n${SITE}`)).toEqual([
+      '1:18 accessLogFormat: expected one of combined, json, got "jsno" (did you mean json?)',
+      '2:12 accessLog: expected a file path, "-" (stdout) or "off", got 12',
+    ]);
+  });
+
   test('a Unix socket path too long for sun_path is refused', () => {
     const long = `/tmp/${'x'.repeat(110)}`;
     expect(problems(`listen: { fastcgi: "unix:${long}" }\n${SITE}`)).toEqual([`1:20 listen.fastcgi: Unix socket path ${long} is longer than 107 bytes`]);

@@ -33,7 +33,16 @@ describe('fcgipm run flags as a Config', () => {
       ],
       drainTimeoutMs: 30_000,
       logLevel: 'info',
+      accessLog: undefined,
+      accessLogFormat: 'combined',
     });
+  });
+
+  test('--access-log: a path relative to where fcgipm started, "-" for stdout, "off" for none', () => {
+    const on = configFromRunArgs(parseRunArgs(['--access-log', 'logs/access.log', '--access-log-format', 'json', './app.fcgi']));
+    expect([on.accessLog, on.accessLogFormat]).toEqual([path.resolve('logs/access.log'), 'json']);
+    expect(configFromRunArgs(parseRunArgs(['--access-log', '-', './app.fcgi'])).accessLog).toBe('-');
+    expect(configFromRunArgs(parseRunArgs(['--access-log', 'off', './app.fcgi'])).accessLog).toBeUndefined();
   });
 
   test('every pool flag lands on the app, in Config units', () => {
