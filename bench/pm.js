@@ -43,14 +43,14 @@ const BURST_MAX = 8;
 const RECYCLE_REQUESTS = 25;
 /**
  * mod_fcgid recycles one process per ~8 s at class max 1 (each retired process counts until
- * two error scans have reaped it, reference §4, §5), so 25 requests would take ~200 s.
+ * two error scans have reaped it), so 25 requests would take ~200 s.
  */
 const RECYCLE_BOUND_MS = 120000;
 const THROUGHPUT_CONNECTIONS = 32;
 const THROUGHPUT_SECONDS = 10;
 const THROUGHPUT_WARMUP = 3;
 const THROUGHPUT_MAX = 4;
-/** mod_fcgid answers 503 after its 32×2 one-second polls (~64 s, reference §6.3): wait longer. */
+/** mod_fcgid answers 503 after its 32×2 one-second polls (~64 s): wait longer. */
 const REQUEST_TIMEOUT = 70000;
 /** How often the burst scenario lists the IPC dir to time each worker's socket. */
 const SOCKET_POLL_MS = 10;

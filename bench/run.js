@@ -97,7 +97,7 @@ function parseOptions(argv, env) {
 
 /* ---------------------------------------------------------------- targets */
 
-/** fcgipm's own CLI, started the way a user starts it (DESIGN.md, "CLI contract"). */
+/** fcgipm's own CLI, started the way a user starts it (README.md). */
 const fcgipmTarget = {
   name: 'fcgipm',
 

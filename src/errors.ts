@@ -90,8 +90,8 @@ export class BadCgiHeaderError extends FcgipmError {
 
 /**
  * The worker closed the connection (or died) before END_REQUEST. The pool decides from these
- * facts whether the request may be replayed on another worker (DESIGN.md "the manager
- * dispatches"): only when the app answered nothing on a connection it had already served,
+ * facts whether the request may be replayed on another worker (docs/architecture.md, "The
+ * manager dispatches"): only when the app answered nothing on a connection it had already served,
  * the body can be sent again, and the worker exited cleanly — php-cgi's
  * PHP_FCGI_MAX_REQUESTS race. A request the app may have acted on is never replayed.
  */

@@ -7,7 +7,7 @@
  *
  * Stopping it: SIGTERM to the parent (it is the process we spawned, and the pid in its
  * PidFile), which stops the fcgid process manager, which stops the apps; mod_fcgid starts the
- * apps in httpd's own process group (reference §3), so anything left is killed with the group,
+ * apps in httpd's own process group, so anything left is killed with the group,
  * and any process still holding a socket of the IPC dir on fd 0 after that is killed too.
  */
 
@@ -21,7 +21,7 @@ const APACHE_BIN = '/usr/sbin/apache2';
 const MODULES_DIR = '/usr/lib/apache2/modules';
 const ENVVARS = '/etc/apache2/envvars';
 /* apache2 -k stop / SIGTERM: the fcgid PM notices within its 3-s wake-up, then gives the apps
- * SIGTERM, SIGTERM again at 1 s and SIGKILL at 8 s (reference §5). */
+ * SIGTERM, SIGTERM again at 1 s and SIGKILL at 8 s. */
 const STOP_GRACE = 20000;
 
 const MODULES = [

@@ -1,5 +1,5 @@
 'use strict';
-/* fcgipm started the way a user starts it (DESIGN.md, "CLI contract"): `fcgipm run` or `fcgipm serve`. */
+/* fcgipm started the way a user starts it (README.md): `fcgipm run` or `fcgipm serve`. */
 
 const fs = require('node:fs');
 const path = require('node:path');

@@ -147,7 +147,7 @@ function openLog(config: Config): LogFile | undefined {
 }
 
 async function start(config: Config, logger: Logger, logFile: LogFile | undefined): Promise<Server | undefined> {
-  // Descriptors we inherited must not reach workers (DESIGN.md "Descriptor hygiene").
+  // Descriptors we inherited must not reach workers (docs/architecture.md, "Descriptor hygiene").
   markInheritedDescriptorsCloexec();
   const activated = activatedSockets();
   for (const u of activated.unknown) {

@@ -9,7 +9,7 @@ export interface ListenAddress {
   readonly port: number;
 }
 
-/** `fcgipm run` options, as DESIGN.md's CLI contract names them. */
+/** `fcgipm run` options (docs/config.md lists every flag). */
 export interface RunArgs {
   readonly command: string;
   readonly args: string[];
@@ -19,7 +19,7 @@ export interface RunArgs {
   readonly fastcgi: ListenTarget | undefined;
   /** --fastcgi-mode OCTAL: the FastCGI Unix socket's permissions (php-fpm's listen.mode). */
   readonly fastcgiMode: number | undefined;
-  /** Pass client sockets to the app (DESIGN.md "fd handoff protocol") instead of proxying. */
+  /** Pass client sockets to the app (docs/handoff-protocol.md) instead of proxying. */
   readonly handoff: boolean;
   /** SO_REUSEPORT on the HTTP listener: a new fcgipm can start before the old one stops. */
   readonly reusePort: boolean;

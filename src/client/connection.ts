@@ -29,7 +29,7 @@ export const KEEP_CONN_MAX_BODY = 64 * 1024;
 
 /**
  * One request at a time per connection, always id 1: libfcgi answers a second BEGIN_REQUEST
- * with CANT_MPX_CONN, and no mainstream app multiplexes (peers-and-spec.md §1.8).
+ * with CANT_MPX_CONN, and no mainstream app multiplexes.
  */
 const REQUEST_ID = 1;
 
@@ -188,7 +188,7 @@ export class Connection {
 
   /**
    * Abandon the active request without calling its handler: libfcgi apps cannot act on
-   * ABORT_REQUEST (peers-and-spec.md §1.8), so closing the connection is the abort.
+   * ABORT_REQUEST, so closing the connection is the abort.
    */
   abort(): void {
     const active = this.active;

@@ -8,8 +8,7 @@ import { RecordDecoder, type FcgiRecord } from '../protocol/record-decoder';
 import { isNativeErrno, sendFd } from '../spawn/native';
 
 /**
- * The manager's half of the fd handoff (DESIGN.md "fd handoff protocol",
- * docs/handoff-protocol.md): one FastCGI request on a fresh connection to the worker, the
+ * The manager's half of the fd handoff (docs/handoff-protocol.md): one FastCGI request on a fresh connection to the worker, the
  * client's socket riding on its first sendmsg as SCM_RIGHTS, then fcgipm steps out of the
  * data path and only waits for END_REQUEST, which says the worker is free again.
  */

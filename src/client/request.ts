@@ -20,7 +20,7 @@ export interface FcgiRequest {
   /** FastCGI role (spec §6); RESPONDER when absent. */
   readonly role?: number;
   /**
-   * fd handoff (DESIGN.md): the client's socket goes to the worker with SCM_RIGHTS, with the
+   * fd handoff (docs/handoff-protocol.md): the client's socket goes to the worker with SCM_RIGHTS, with the
    * bytes already read from it as STDIN; the worker answers the client itself. No response
    * comes back through the handler, only the end (or a failure before the socket left).
    */

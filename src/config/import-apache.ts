@@ -1,8 +1,7 @@
 /**
  * `fcgipm import-apache`: Apache configuration text (mod_fcgid's Fcgid* directives, with the
  * handler, document-root and host directives around them) to the equivalent fcgipm YAML.
- * Directive names, aliases, scopes and defaults follow mod_fcgid 2.3.9 (reference
- * mod_fcgid.md §1). What has no equivalent, or means something else here, becomes a warning
+ * Directive names, aliases, scopes and defaults follow mod_fcgid 2.3.9 (mod_fcgid 2.3.9). What has no equivalent, or means something else here, becomes a warning
  * naming file:line and why. The YAML goes through parseConfig unchanged (tests check).
  */
 import path from 'node:path';
@@ -91,7 +90,7 @@ interface SiteDraft {
   readonly deferred: Placed[];
 }
 
-/** Deprecated names mod_fcgid still accepts (mod_fcgid.md §1, the "(old alias)" column). */
+/** Deprecated names mod_fcgid still accepts (mod_fcgid 2.3.9, the "(old alias)" column). */
 const ALIASES: Readonly<Record<string, string>> = {
   FastCgiAccessChecker: 'FcgidAccessChecker',
   FastCgiAccessCheckerAuthoritative: 'FcgidAccessCheckerAuthoritative',
@@ -138,7 +137,7 @@ const POOL_DIRECTIVES: Readonly<Record<string, string>> = {
   FcgidProcessLifeTime: 'lifetime',
 };
 
-/** FcgidCmdOptions sub-options (mod_fcgid.md §1.1) and the compiled default each falls back to. */
+/** FcgidCmdOptions sub-options (mod_fcgid 2.3.9) and the compiled default each falls back to. */
 const CMD_OPTIONS: Readonly<Record<string, { key: string; compiled: number }>> = {
   idletimeout: { key: 'idleTimeout', compiled: 300 },
   iotimeout: { key: 'ioTimeout', compiled: 40 },
@@ -441,7 +440,7 @@ class Importer {
     const setAnywhere = new Set<string>([...defaults.keys(), ...finished.flatMap((s) => [...s.pool.keys()])]);
     const anyEnv = defaultEnv.size > 0 || finished.some((s) => s.env.size > 0);
     // Commands under FcgidCmdOptions take the compiled defaults, not the server's or the
-    // vhost's values, for the options they do not list (mod_fcgid.md §1.1); fcgipm layers
+    // vhost's values, for the options they do not list (mod_fcgid 2.3.9); fcgipm layers
     // them instead, so an option some level sets is written out at its compiled default.
     for (const [command, c] of commands) {
       for (const option of Object.values(CMD_OPTIONS)) {

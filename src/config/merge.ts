@@ -9,7 +9,7 @@ import type { Config, PoolSettings, SiteConfig } from './types';
  * pool layer's built-in defaults apply (src/pm/pool-options.ts). `env` (FcgidInitialEnv) and
  * `rlimits` are merged key by key with the same precedence.
  *
- * Deliberate difference from mod_fcgid 2.3.9 (reference mod_fcgid.md §1.1): there, a matching
+ * Deliberate difference from mod_fcgid 2.3.9 (mod_fcgid 2.3.9): there, a matching
  * FcgidCmdOptions replaces every vhost value, unlisted options fall back to the *compiled*
  * defaults, and FcgidInitialEnv is ignored for that command. Here the command's entry is one
  * more layer; `fcgipm import-apache` writes out explicitly whatever a command must not inherit.

@@ -81,7 +81,7 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 export const DEFAULT_LOG_LEVEL = 'info';
 /**
  * 1 GiB: mod_fcgid's own default before 2.3.6 and what hosts set FcgidMaxRequestLen to
- * (cPanel); 2.3.9's 128 KiB breaks uploads (mod_fcgid.md §9).
+ * (cPanel); 2.3.9's 128 KiB breaks uploads (mod_fcgid 2.3.9).
  */
 export const DEFAULT_MAX_REQUEST_BODY_BYTES = 1024 ** 3;
 export const DEFAULT_HTTP_LISTEN = '127.0.0.1:8080';

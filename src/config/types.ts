@@ -65,7 +65,7 @@ export interface AppRoute extends PoolSettings {
    * server's SCRIPT_FILENAME may name (default: the DOCUMENT_ROOT it sends).
    */
   readonly roots?: readonly string[];
-  /** Pass the client socket to the worker (DESIGN.md "fd handoff protocol"). HTTP only. */
+  /** Pass the client socket to the worker (docs/handoff-protocol.md). HTTP only. */
   readonly handoff: boolean;
   /** Where in the config it came from, for messages ("fcgipm.yaml:12"). */
   readonly origin: string;

@@ -6,7 +6,7 @@ import { Role } from '../protocol/constants';
 
 /**
  * FastCGI AUTHORIZER role (spec §6.3) as mod_fcgid runs it for FcgidAuthenticator,
- * FcgidAuthorizer and FcgidAccessChecker (reference mod_fcgid.md §7):
+ * FcgidAuthorizer and FcgidAccessChecker (mod_fcgid 2.3.9):
  * - the app gets role AUTHORIZER and FCGI_APACHE_ROLE, the request's variables without
  *   CONTENT_LENGTH, PATH_INFO, PATH_TRANSLATED and SCRIPT_NAME, and no body;
  * - it passes when it answers 200 without a Location; its `Variable-NAME: value` headers

@@ -40,7 +40,7 @@ export interface CgiEnvInput {
  * - Content-Length / Content-Type have their own variables (RFC 3875 §4.1.18);
  * - Proxy: the "httpoxy" hole — HTTP_PROXY would be read as the app's outgoing proxy;
  * - hop-by-hop headers describe our connection with the client, not the app's request
- *   (mod_fcgid removes the same ones, reference mod_fcgid.md §6.1).
+ *   (mod_fcgid removes the same ones).
  */
 const NOT_PASSED = new Set([
   'content-length',

@@ -9,8 +9,8 @@ import { listenOnFd, listenReusePort, tcpAddress } from './listen-fd';
 import { buildCgiParams, type CgiRequestView, type ScriptTarget } from './cgi-env';
 
 /**
- * The HTTP listener when some app takes handed-off connections (DESIGN.md "fd handoff
- * protocol", the mod_proxy_fdpass model): it reads each connection's first request head
+ * The HTTP listener when some app takes handed-off connections (docs/handoff-protocol.md,
+ * the mod_proxy_fdpass model): it reads each connection's first request head
  * itself, and either passes the socket — with the bytes read so far — to a worker of a
  * handoff app, or gives the connection, those bytes pushed back, to the ordinary HTTP front
  * end. The decision is per connection: a worker that got the socket serves every request on

@@ -256,7 +256,7 @@ export class HttpFrontend {
   }
 
   /**
-   * Runs the route's authorizers in order (spec §6.3, mod_fcgid.md §7). Each that passes adds
+   * Runs the route's authorizers in order (spec §6.3). Each that passes adds
    * its Variable-* values for the next and for the responder; the first that does not pass
    * answers the client with exactly what it sent.
    */

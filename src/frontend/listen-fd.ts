@@ -11,7 +11,7 @@ import { setCloexec } from '../spawn/native';
  * old one has closed its socket — no refused connection during an upgrade.
  *
  * The fd is made close-on-exec here: node-unix-socket does not, and every descriptor fcgipm
- * opens must stay out of the workers (DESIGN.md "Descriptor hygiene").
+ * opens must stay out of the workers (docs/architecture.md, "Descriptor hygiene").
  */
 /** Linux >= 5.14: connections queued on a closing listener move to another of its group. */
 const MIGRATE_REQ = '/proc/sys/net/ipv4/tcp_migrate_req';
@@ -50,7 +50,7 @@ export function listenReusePort(server: net.Server, host: string, port: number):
 /**
  * Listens on a descriptor that is already bound and listening (systemd socket activation).
  * It is made close-on-exec first: systemd hands it over without the flag, and workers must
- * never inherit a listener (DESIGN.md "Descriptor hygiene"). Resolves with the address, a
+ * never inherit a listener (docs/architecture.md, "Descriptor hygiene"). Resolves with the address, a
  * path for a Unix socket.
  */
 export function listenOnFd(server: net.Server, fd: number): Promise<net.AddressInfo | string> {

@@ -25,10 +25,10 @@
  *    and the script's realpath must stay inside realpath(documentRoot), else 403 — stricter
  *    than Apache's default FollowSymLinks, closer to SymLinksIfOwnerMatch's intent.
  *    SCRIPT_FILENAME is documentRoot + SCRIPT_NAME, symlinks unresolved, as Apache sets it.
- * 5. Classification of the script (mod_fcgid.md §6.1, fcgid_conf.c get_wrapper_info): the
+ * 5. Classification of the script (mod_fcgid 2.3.9, fcgid_conf.c get_wrapper_info): the
  *    suffix is the text from the LAST "." of the file name, case-sensitive ("a.b.php" is
  *    ".php", "x.PHP" is not); a FcgidWrapper for that suffix, else the default wrapper (suffix
- *    ''), runs it — one class per wrapper, whatever the script (mod_fcgid.md §2); the file need
+ *    ''), runs it — one class per wrapper, whatever the script (mod_fcgid 2.3.9); the file need
  *    only be readable. A `virtual` wrapper does not need the file at all: the longest prefix
  *    whose last segment it claims is the script ("/x.php/foo" → /x.php + /foo). Otherwise
  *    AddHandler fcgid-script (a suffix in `handlers`, or "*" for SetHandler) makes the script
@@ -47,7 +47,7 @@
  * SCRIPT_NAME + PATH_INFO, else REQUEST_URI); else 404. A SCRIPT_FILENAME elsewhere never runs
  * anything: the walk is confined to the root just as for HTTP.
  *
- * Authorizers (mod_fcgid.md §7): `authFor` picks the rule with the longest prefix on segment
+ * Authorizers (mod_fcgid 2.3.9): `authFor` picks the rule with the longest prefix on segment
  * boundaries (Apache's <Location> nesting), `authSpec` makes its app a class of its own.
  */
 import fs from 'node:fs';
@@ -338,7 +338,7 @@ export class Router {
     return undefined;
   }
 
-  /** The class an authenticator / authorizer / access checker runs in (its own, mod_fcgid.md §7). */
+  /** The class an authenticator / authorizer / access checker runs in (its own). */
   authSpec(site: SiteConfig, app: AuthApp): ClassSpec {
     const r = this.routesOf(site);
     let spec = r.authSpecs.get(app);
@@ -387,7 +387,7 @@ export class Router {
     const wrappers = new Map<string, WrapperEntry>();
     let defaultWrapper: WrapperEntry | undefined;
     for (const wrapper of site.wrappers) {
-      // "Last directive per suffix wins" (FcgidWrapper, mod_fcgid.md §1).
+      // "Last directive per suffix wins" (FcgidWrapper).
       const entry: WrapperEntry = {
         wrapper,
         spec: { command: wrapper.command, args: wrapper.args, settings: classSettings(this.config, site, wrapper.command, wrapper), vhost, handoff: false },

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { SpawnError } from '../errors';
 
-/** What makes two requests share a pool: mod_fcgid's process class (reference mod_fcgid.md §2). */
+/** What makes two requests share a pool: mod_fcgid's process class (mod_fcgid 2.3.9). */
 export interface ClassIdentity {
   /** Absolute path of the executable (a wrapper such as php-cgi, or the script itself). */
   readonly command: string;

@@ -20,7 +20,7 @@ export const MANAGER_DEFAULTS: ManagerOptions = {
   maxProcesses: 1000,
 };
 
-/** DESIGN.md's /status.json contract: pid, generation, pools[] (with processes[]). */
+/** The /status.json document: pid, generation, pools[] (with processes[]); `fcgipm status` reads it. */
 export interface ManagerSnapshot {
   readonly pid: number;
   readonly generation: number;

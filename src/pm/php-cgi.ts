@@ -14,7 +14,7 @@ function positiveInt(name: string, text: string): number {
 }
 
 /**
- * php-cgi done right (reference peers-and-spec.md §2.8, mod_fcgid.md §3.3):
+ * php-cgi done right (php-fpm's and mod_fcgid's own handling of php-cgi):
  * - PHP_FCGI_CHILDREN=0 unless set: each php-cgi is one worker taking one request at a time,
  *   which is how the pool counts them (mod_fcgid's manual asks the same of its users).
  * - php-cgi exits by itself after PHP_FCGI_MAX_REQUESTS (500 when unset). php-fpm keeps its

@@ -743,7 +743,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.freeSlot(worker, job);
 
     if (err instanceof ConnectError) {
-      // Nothing reached the app: replay elsewhere (DESIGN.md "the manager dispatches").
+      // Nothing reached the app: replay elsewhere (docs/architecture.md, "The manager dispatches").
       this.log.warn({ pid: worker.pid, reqId: job.info.id, err: err.message }, 'cannot connect to worker; retrying elsewhere');
       this.retire(worker, 'connect-error');
       this.retryOrFail(job, err);
@@ -755,7 +755,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       // on a kept connection, or on a new one that sat in the backlog of a socket about to
       // close. If it lives on after closing a kept connection, it ignores FCGI_KEEP_CONN.
       // Either way the request was not taken and is sent again (mod_fcgid answers 500 here,
-      // reference §3.3). A crash, or a live app dropping a fresh connection, is a 502.
+      // mod_fcgid 2.3.9). A crash, or a live app dropping a fresh connection, is a 502.
       job.state = 'replay-check';
       this.running.add(job);
       void this.workerFate(worker).then((fate) => {

@@ -24,7 +24,7 @@ interface Entry<T> extends Waiter<T> {
  * A bounded FIFO of requests waiting for a worker (undici's FixedQueue in spirit). Nothing
  * polls: the pool shifts an entry when a worker is released, spawned or exits, and each
  * entry's own deadline timer answers it if none comes in time (mod_fcgid instead sleeps in
- * 1-s steps for up to 64 s, reference mod_fcgid.md §6.3).
+ * 1-s steps for up to 64 s).
  *
  * Cancelled entries are dropped lazily at the head, so cancel() is O(1).
  */

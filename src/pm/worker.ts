@@ -2,7 +2,7 @@ import type { Connection } from '../client/connection';
 import type { WorkerProcess } from '../spawn/worker-process';
 import type { RetireReason as PolicyRetireReason } from './policy/scaling';
 
-/** The scoreboard states of DESIGN.md's /status.json contract. */
+/** The scoreboard states of /status.json (docs/config.md, the admin listener). */
 export type WorkerState = 'starting' | 'idle' | 'busy' | 'draining';
 
 /**

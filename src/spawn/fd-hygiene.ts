@@ -21,8 +21,8 @@ export function systemdListenFds(options: FdHygieneOptions = {}): number[] {
 
 /**
  * At manager start-up: marks every descriptor above 2 that this process inherited
- * close-on-exec, except systemd's LISTEN_FDS, so no worker ever sees them (DESIGN.md
- * "Descriptor hygiene"; mod_fcgid's apps inherit httpd's pipes and /dev/null, reference §3).
+ * close-on-exec, except systemd's LISTEN_FDS, so no worker ever sees them (docs/architecture.md,
+ * "Descriptor hygiene"; mod_fcgid's apps inherit httpd's pipes and /dev/null).
  * Descriptors Node opened are close-on-exec already and stay untouched. Returns the fds it
  * changed.
  */

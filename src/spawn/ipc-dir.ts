@@ -4,7 +4,7 @@ import { InvalidArgumentError, IpcDirError } from '../errors';
 
 /**
  * sun_path is 108 bytes including its NUL, so a socket path may have 107 bytes
- * (mod_fcgid reference §2; the native listenUnix rejects anything longer with ENAMETOOLONG).
+ * (mod_fcgid 2.3.9 does the same; the native listenUnix rejects anything longer with ENAMETOOLONG).
  */
 export const MAX_SOCKET_PATH_BYTES = 107;
 
@@ -14,7 +14,7 @@ export interface IpcDirOptions {
   managerPid?: number;
   /**
    * Mode of a directory prepare() creates; default 0o700, also when workers run as other
-   * users. DESIGN.md asks for 0o711 then, so that workers could traverse to their socket;
+   * users. 0o711 would let workers traverse to their socket (the first design asked for it);
    * checked, they never need to. A worker gets its socket already bound and listening as
    * fd 0 and only accept()s on that descriptor, which looks up no path (libfcgi's
    * OS_IsFcgi and accept on fd 0; in handoff mode client sockets arrive over a connection
@@ -104,7 +104,7 @@ function processExists(pid: number): boolean {
 /**
  * The directory holding the workers' listening sockets, named `<dir>/<manager pid>.<n>` as
  * mod_fcgid names them (FcgidIPCDir). Hands out paths, and removes the sockets at shutdown —
- * mod_fcgid skips that on restart and stale sockets accumulate (reference §2).
+ * mod_fcgid skips that on restart and stale sockets accumulate.
  */
 export class IpcDir {
   readonly dir: string;

@@ -58,7 +58,7 @@ const ORPHAN_GRACE_MS = 5_000;
 /**
  * At start-up: stops the workers of managers that are gone (SIGTERM, SIGKILL after a grace)
  * and removes their sockets, so a crash of fcgipm leaves nothing running or listening behind
- * once it is restarted (mod_fcgid leaves stale sockets on every restart, reference §2).
+ * once it is restarted (mod_fcgid leaves stale sockets on every restart).
  */
 export function reclaimIpcDir(ipcDir: IpcDir, logger: Logger): { stopped: number[]; removed: string[] } {
   const stopped: number[] = [];

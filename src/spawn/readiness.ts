@@ -58,7 +58,7 @@ export function isAcceptingOnFd0(pid: number, procRoot = '/proc'): boolean | und
 /**
  * Resolves once the worker is blocked in accept on its listening socket, so it is handed a
  * request only when it takes connections (mod_fcgid puts a process on its idle list right
- * after fork and charges its start-up to FcgidIOTimeout, reference mod_fcgid.md §3). Checks
+ * after fork and charges its start-up to FcgidIOTimeout). Checks
  * /proc every millisecond for the first 50 ms — a libfcgi app gets to accept() in about 6 ms,
  * php-cgi in about 50, and a doubling interval from the start added up to 10 ms to a cold
  * first request (docs/benchmarks.md) — then at a doubling interval up to 25 ms; only while a

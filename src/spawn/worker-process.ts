@@ -31,7 +31,7 @@ export interface WorkerSpawnOptions {
   socketPath: string;
   /** Configured variables; the child's environment is exactly PATH (+ LD_LIBRARY_PATH) + these. */
   env?: Readonly<Record<string, string>>;
-  /** Default: the executable's directory (mod_fcgid's rule, reference §3). */
+  /** Default: the executable's directory (mod_fcgid's rule). */
   cwd?: string;
   /** listen() backlog; default 128. */
   backlog?: number;
@@ -94,7 +94,7 @@ export interface WorkerProcessEvents {
 /**
  * The child's environment: PATH (the manager's, or DEFAULT_PATH), LD_LIBRARY_PATH when the
  * manager has one, then the configured variables, which override. Nothing else — no HOME,
- * USER or LANG — as mod_fcgid's default_proc_env (reference §3).
+ * USER or LANG — as mod_fcgid's default_proc_env.
  */
 export function workerEnvironment(configured: Readonly<Record<string, string>> = {}, parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
   // No prototype: a variable named __proto__ stays a variable.
@@ -203,7 +203,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     let started: { pid: number; stdout: number; stderr: number } | undefined;
     let execError: unknown;
     try {
-      // The socket belongs to the worker's user, as mod_fcgid chowns it (reference §3 step 4).
+      // The socket belongs to the worker's user, as mod_fcgid chowns it (fcgid_proc_unix.c).
       if (inherited === undefined && (uid !== undefined || gid !== undefined)) fs.chownSync(socketPath, uid ?? -1, gid ?? -1);
       // posix_spawn, not child_process.spawn: libuv's fork() stalls the event loop for a
       // time that grows with the manager's memory (docs/benchmarks.md). The raw fd becomes

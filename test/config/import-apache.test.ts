@@ -42,7 +42,7 @@ describe('Debian fcgid.conf with a site file', () => {
     expect(config.defaults).toEqual({
       idleTimeoutMs: 600_000,
       busyTimeoutMs: 120_000,
-      // IPCCommTimeout and MaxRequestsPerProcess are old names (mod_fcgid.md §1).
+      // IPCCommTimeout and MaxRequestsPerProcess are old names (mod_fcgid 2.3.9).
       ioTimeoutMs: 60_000,
       maxRequestsPerProcess: 500,
       env: { PHP_FCGI_MAX_REQUESTS: '500' },

@@ -1,5 +1,5 @@
 /**
- * fd handoff through fcgipm itself (DESIGN.md "fd handoff protocol"): an app marked
+ * fd handoff through fcgipm itself (docs/handoff-protocol.md): an app marked
  * `handoff: true` gets each client connection with SCM_RIGHTS and answers it directly —
  * the reference C worker (fixtures/fcgi-apps/handoff.c) and a worker built on the package's
  * Node helper (fixtures/fcgi-apps/handoff-node.js). Bytes exact, keep-alive and pipelining,

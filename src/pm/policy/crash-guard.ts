@@ -5,7 +5,7 @@ import { InvalidArgumentError } from '../../errors';
  * respawned in a tight loop, and deliberate recycling must never slow the pool down.
  *
  * mod_fcgid charges every exit to its spawn score (TerminationScore 2 + SpawnScore 1 against a
- * decay of 1/s, mod_fcgid.md §4), crash or recycle alike: with FcgidMaxRequestsPerProcess 1,
+ * decay of 1/s), crash or recycle alike: with FcgidMaxRequestsPerProcess 1,
  * 25 sequential requests take 51 s. php-fpm only counts children that die of a signal
  * (emergency_restart_threshold) and otherwise respawns at once, so a binary that exits 1 at
  * start is forked in a tight loop. Here only unexpected deaths of workers that never proved

@@ -3,8 +3,8 @@ import { byLongestIdle, countWorkers, idleStart, isCurrent, type PoolView, type 
 
 /**
  * Scaling and reaping policy: pure functions of (snapshot, options, now, state) that return
- * what to do; the pool carries it out. No timers, no clock reads, no I/O (DESIGN.md "Policy is
- * pure"), so tests drive them with plain numbers.
+ * what to do; the pool carries it out. No timers, no clock reads, no I/O (docs/architecture.md,
+ * "Policy is pure"), so tests drive them with plain numbers.
  */
 
 export type RetireReason = 'idle-timeout' | 'lifetime' | 'max-requests' | 'spare' | 'generation';
@@ -102,7 +102,7 @@ export function retireAfterRequest(
  *    in dynamic mode, while more than minSpare spares remain (else step 7 would respawn them
  *    at once: php-fpm's dynamic mode has no idle timeout and shrinks only through max_spare).
  *    mod_fcgid counts a killed process until it is reaped seconds later, so its scans can kill
- *    every idle process below FcgidMinProcessesPerClass (mod_fcgid.md §9); we count a retired
+ *    every idle process below FcgidMinProcessesPerClass (mod_fcgid 2.3.9); we count a retired
  *    worker out at once. All that qualify go in one tick, like mod_fcgid's scan; php-fpm
  *    ondemand kills one per second.
  * 4. retire 'spare' (dynamic): ONE idle worker, the longest idle, while idle > maxSpare — as

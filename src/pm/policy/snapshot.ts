@@ -4,7 +4,7 @@
  * plain numbers); the policy never reads a clock itself.
  */
 
-/** The scoreboard states of DESIGN.md's /status.json contract. */
+/** The scoreboard states of /status.json (docs/config.md, the admin listener). */
 export type WorkerPhase = 'starting' | 'idle' | 'busy' | 'draining';
 
 export interface WorkerView {

@@ -7,7 +7,7 @@
  * Node's child_process.spawn runs nothing of ours between fork and exec, so WorkerProcess
  * spawns this program instead of the worker when a pool has rlimits, nice, umask, groups or
  * a uid/gid (docs/native-addon.md "The exec helper"). mod_fcgid applies none of its RLimit*
- * settings (reference mod_fcgid.md §3); php-fpm sets rlimit_files, rlimit_core and
+ * settings (mod_fcgid 2.3.9); php-fpm sets rlimit_files, rlimit_core and
  * process.priority per pool.
  *
  * In this order, each step only when its option was given:

@@ -1,6 +1,6 @@
 /*
- * fcgipm_native: the few system calls Node cannot make for fcgipm (DESIGN.md "One small
- * native addon"). Plain C against node_api.h (N-API 8), no other dependency.
+ * fcgipm_native: the few system calls Node cannot make for fcgipm (docs/architecture.md,
+ * "A small native addon"; docs/native-addon.md). Plain C against node_api.h (N-API 8), no other dependency.
  *
  *   listenUnix(path, backlog, mode) -> fd      a bound, listening, BLOCKING AF_UNIX socket that
  *                                              libuv never polls: it becomes a worker's fd 0
