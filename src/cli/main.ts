@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import type { Config } from '../config/types';
-import { ConfigError, FcgipmError, formatConfigProblem } from '../errors';
+import { ConfigError, FcgipmError, formatConfigProblem, InvalidArgumentError } from '../errors';
 import { createLogger, openLogFile, type LogFile, type Logger } from '../log';
 import { SystemdNotifier } from '../systemd/notify';
 import { activatedSockets } from '../systemd/listen-fds';
@@ -40,6 +40,15 @@ commands:
 /** -h or --help among the options of a command that takes no program to run (serve, status). */
 function wantsHelp(argv: readonly string[]): boolean {
   return argv.includes('-h') || argv.includes('--help');
+}
+
+/** A user or group name given with `flag` exists, or a usage error naming the flag. */
+function checkName(flag: string, name: string, lookup: (name: string) => unknown): void {
+  try {
+    lookup(name);
+  } catch (err) {
+    throw new InvalidArgumentError(`${flag} ${name}: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /** The CLI's only output channel besides the log: one line an operator can act on. */
@@ -189,8 +198,8 @@ async function run(argv: readonly string[], signals: SignalRouter): Promise<numb
     args = frontEndArgs(parsed, frontEnd);
     config = configFromRunArgs(args);
     // Names are checked now, so a typo is a usage error rather than a failed start.
-    if (args.user !== undefined) lookupUser(args.user);
-    if (args.group !== undefined) lookupGroup(args.group);
+    if (args.user !== undefined) checkName('--user', args.user, lookupUser);
+    if (args.group !== undefined) checkName('--group', args.group, lookupGroup);
   } catch (err) {
     say(describe(err));
     process.stderr.write(`run 'fcgipm run --help' for the options\n`);

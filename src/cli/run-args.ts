@@ -1,6 +1,7 @@
 import { parseListen } from '../config/listen';
 import type { ListenTarget } from '../config/types';
 import { InvalidArgumentError } from '../errors';
+import { unknownOption } from './unknown-option';
 import type { ScalingMode } from '../pm/policy/options';
 import type { RlimitValue, WorkerLimits } from '../spawn/exec-helper';
 
@@ -418,7 +419,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
         break;
       }
       default:
-        throw new InvalidArgumentError(`unknown option ${name}`);
+        throw new InvalidArgumentError(unknownOption(name, RUN_USAGE));
     }
   }
   const command = argv[i];

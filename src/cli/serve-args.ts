@@ -1,6 +1,7 @@
 import type { Config, ListenTarget } from '../config/types';
 import { InvalidArgumentError } from '../errors';
 import { parseListenAddress, parseListenTarget } from './run-args';
+import { unknownOption } from './unknown-option';
 
 export const SERVE_USAGE = `usage: fcgipm serve --config FILE.yaml [--watch] [--http ADDR] [--fastcgi ADDR] [--admin ADDR]
 
@@ -64,7 +65,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
         break;
       }
       default:
-        throw new InvalidArgumentError(arg.startsWith('-') ? `unknown option ${name}` : `unexpected argument "${arg}"`);
+        throw new InvalidArgumentError(arg.startsWith('-') ? unknownOption(name, SERVE_USAGE) : `unexpected argument "${arg}"`);
     }
   }
   if (file === undefined || file === '') throw new InvalidArgumentError('serve needs --config FILE.yaml');

@@ -49,7 +49,7 @@ export interface Server {
 }
 
 function tcp(target: ListenTarget, what: string): { host: string; port: number } {
-  if (target.kind !== 'tcp') throw new InvalidArgumentError(`listen.${what}: a Unix socket is not supported here yet; use HOST:PORT`);
+  if (target.kind !== 'tcp') throw new InvalidArgumentError(`listen.${what}: takes HOST:PORT, not a Unix socket`);
   return { host: target.host, port: target.port };
 }
 

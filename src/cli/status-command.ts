@@ -2,6 +2,7 @@ import http from 'node:http';
 import { InvalidArgumentError } from '../errors';
 import type { ManagerSnapshot } from '../pm/manager';
 import { parseListenAddress, type ListenAddress } from './run-args';
+import { unknownOption } from './unknown-option';
 
 /** Where `fcgipm status` looks when --admin is not given; pair it with `run --admin 127.0.0.1:9180`. */
 export const DEFAULT_STATUS_ADMIN: ListenAddress = { host: '127.0.0.1', port: 9180 };
@@ -31,7 +32,7 @@ export function parseStatusArgs(argv: readonly string[]): StatusArgs {
       const v = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
       if (v === undefined) throw new InvalidArgumentError('--admin: missing value');
       admin = parseListenAddress(v, '--admin');
-    } else throw new InvalidArgumentError(`unknown option ${arg}`);
+    } else throw new InvalidArgumentError(unknownOption(arg, STATUS_USAGE));
   }
   return { admin, json };
 }

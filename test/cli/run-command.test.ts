@@ -119,4 +119,16 @@ describe('fcgipm run', () => {
     expect(c.stderr()).toMatch(/^fcgipm: --min 10 is above --max 2\n/);
     expect(c.stderr()).not.toMatch(/minProcesses/);
   });
+
+  test('a misspelled option gets a did-you-mean; an unknown user names its flag', async () => {
+    const typo = cli(['run', '--max-request', '5', fixture('hello')]);
+    expect((await typo.exited).code).toBe(2);
+    expect(typo.stderr()).toMatch(/^fcgipm: unknown option --max-request \(did you mean --max-requests\?\)\n/);
+    const user = cli(['run', '--user', 'no-such-user-here', fixture('hello')]);
+    expect((await user.exited).code).toBe(2);
+    expect(user.stderr()).toMatch(/^fcgipm: --user no-such-user-here: no such user "no-such-user-here" in \/etc\/passwd\n/);
+    const serve = cli(['serve', '--config', 'x.yaml', '--wach']);
+    expect((await serve.exited).code).toBe(2);
+    expect(serve.stderr()).toMatch(/unknown option --wach \(did you mean --watch\?\)/);
+  });
 });
