@@ -40,6 +40,7 @@ export function poolInput(command: string, args: readonly string[], s: PoolSetti
     lifetimeMs: s.lifetimeMs,
     maxRequestsPerProcess: s.maxRequestsPerProcess,
     busyTimeoutMs: s.busyTimeoutMs,
+    slowRequestTimeoutMs: s.slowRequestTimeoutMs,
     ioTimeoutMs: s.ioTimeoutMs,
     startupTimeoutMs: s.startupTimeoutMs,
     queueTimeoutMs: s.queueTimeoutMs,

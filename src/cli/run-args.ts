@@ -48,6 +48,7 @@ export interface RunArgs {
   readonly max: number | undefined;
   readonly maxRequests: number | undefined;
   readonly busyTimeoutMs: number | undefined;
+  readonly slowRequestTimeoutMs: number | undefined;
   readonly ioTimeoutMs: number | undefined;
   readonly queueTimeoutMs: number | undefined;
   readonly maxQueue: number | undefined;
@@ -105,6 +106,8 @@ HTTP through them. COMMAND is found as a shell finds it: a bare name in PATH.
   --processes-per-socket N  start N processes behind each worker socket (spawn-fcgi -F N):
                           one worker with N slots; --max then counts sockets
   --busy-timeout SEC      kill a worker whose request runs longer (default 300)
+  --slow-request-timeout SEC
+                          count and log a request that runs this long or longer (default 0: off)
   --io-timeout SEC        504 when the app sends nothing for this long (default 40)
   --queue-timeout SEC     503 when no worker is free within this (default 30)
   --max-queue N           requests allowed to wait at once (default 1024)
@@ -218,6 +221,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   let max: number | undefined;
   let maxRequests: number | undefined;
   let busyTimeoutMs: number | undefined;
+  let slowRequestTimeoutMs: number | undefined;
   let ioTimeoutMs: number | undefined;
   let queueTimeoutMs: number | undefined;
   let maxQueue: number | undefined;
@@ -369,6 +373,9 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
       case '--busy-timeout':
         busyTimeoutMs = seconds(name, value());
         break;
+      case '--slow-request-timeout':
+        slowRequestTimeoutMs = secondsOrZero(name, value());
+        break;
       case '--io-timeout':
         ioTimeoutMs = seconds(name, value());
         break;
@@ -455,6 +462,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     max,
     maxRequests,
     busyTimeoutMs,
+    slowRequestTimeoutMs,
     ioTimeoutMs,
     queueTimeoutMs,
     maxQueue,

@@ -35,6 +35,7 @@ function poolSettings(args: RunArgs): PoolSettings {
   if (args.lifetimeMs !== undefined) s.lifetimeMs = args.lifetimeMs;
   if (args.maxRequests !== undefined) s.maxRequestsPerProcess = args.maxRequests;
   if (args.busyTimeoutMs !== undefined) s.busyTimeoutMs = args.busyTimeoutMs;
+  if (args.slowRequestTimeoutMs !== undefined) s.slowRequestTimeoutMs = args.slowRequestTimeoutMs;
   if (args.ioTimeoutMs !== undefined) s.ioTimeoutMs = args.ioTimeoutMs;
   if (args.startupTimeoutMs !== undefined) s.startupTimeoutMs = args.startupTimeoutMs;
   if (args.queueTimeoutMs !== undefined) s.queueTimeoutMs = args.queueTimeoutMs;

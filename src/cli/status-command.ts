@@ -85,7 +85,7 @@ export function formatStatus(s: ManagerSnapshot, now = Date.now()): string {
     out.push(
       '',
       `pool ${p.name} (${p.mode}, generation ${p.generation}): ${p.totalProcesses} processes (${p.idleProcesses} idle, ${p.activeProcesses} busy), min ${p.minProcesses}, max ${p.maxProcesses}`,
-      `  accepted ${p.accepted}, completed ${p.completed}, queued ${p.queued} (max ${p.maxQueued}), replayed ${p.replayed}, 502 ${p.responses502}, 503 ${p.responses503}, 504 ${p.responses504}, max reached ${p.maxProcessesReached}`,
+      `  accepted ${p.accepted}, completed ${p.completed}, queued ${p.queued} (max ${p.maxQueued}), replayed ${p.replayed}, 502 ${p.responses502}, 503 ${p.responses503}, 504 ${p.responses504}, max reached ${p.maxProcessesReached}, slow ${p.slowRequests ?? 0}`,
       `  command ${p.command}`,
     );
     const rows = [['  PID', 'STATE', 'GEN', 'REQUESTS', 'UP', 'CURRENT']];

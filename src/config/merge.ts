@@ -29,6 +29,7 @@ const SETTING_FIELDS: { readonly [K in keyof Required<PoolSettings>]: true } = {
   lifetimeMs: true,
   maxRequestsPerProcess: true,
   busyTimeoutMs: true,
+  slowRequestTimeoutMs: true,
   ioTimeoutMs: true,
   startupTimeoutMs: true,
   queueTimeoutMs: true,

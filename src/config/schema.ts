@@ -178,6 +178,15 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
     modFcgid: 'FcgidBusyTimeout',
     phpFpm: 'request_terminate_timeout',
   },
+  slowRequestTimeoutMs: {
+    key: 'slowRequestTimeout',
+    type: 'duration',
+    zeroOff: true,
+    defaultText: '0',
+    doc: 'count (fcgipm_pool_slow_requests_total, slowRequests) and log a warning for a request that held its process this long or longer; 0 = off',
+    modFcgid: '—',
+    phpFpm: 'request_slowlog_timeout',
+  },
   ioTimeoutMs: {
     key: 'ioTimeout',
     type: 'duration',

@@ -24,6 +24,8 @@ export interface PoolSettings {
   readonly lifetimeMs?: number;
   readonly maxRequestsPerProcess?: number;
   readonly busyTimeoutMs?: number;
+  /** A request that holds its worker this long or longer is counted and logged as slow; 0 = off. */
+  readonly slowRequestTimeoutMs?: number;
   readonly ioTimeoutMs?: number;
   readonly startupTimeoutMs?: number;
   readonly queueTimeoutMs?: number;

@@ -23,6 +23,8 @@ export interface PoolOptions {
   readonly ioTimeoutMs: number;
   /** Longest time one request may hold a worker before it is killed and 504 sent (FcgidBusyTimeout). */
   readonly busyTimeoutMs: number;
+  /** A request that held its worker this long or longer is slow: counted and logged (php-fpm's request_slowlog_timeout); 0 = off. */
+  readonly slowRequestTimeoutMs: number;
   readonly connectTimeoutMs: number;
   /** How long a new worker may take to start accepting connections; its own timeout, not the IO one. */
   readonly startupTimeoutMs: number;
@@ -72,6 +74,7 @@ export const POOL_DEFAULTS = {
   queueTimeoutMs: 30_000,
   ioTimeoutMs: 40_000,
   busyTimeoutMs: 300_000,
+  slowRequestTimeoutMs: 0,
   connectTimeoutMs: 3_000,
   startupTimeoutMs: 30_000,
   killGraceMs: 5_000,
@@ -116,6 +119,7 @@ export function resolvePoolOptions(input: PoolOptionsInput): PoolOptions {
     queueTimeoutMs: wholeNumber('queueTimeoutMs', input.queueTimeoutMs ?? POOL_DEFAULTS.queueTimeoutMs, 1),
     ioTimeoutMs: wholeNumber('ioTimeoutMs', input.ioTimeoutMs ?? POOL_DEFAULTS.ioTimeoutMs, 1),
     busyTimeoutMs: wholeNumber('busyTimeoutMs', input.busyTimeoutMs ?? POOL_DEFAULTS.busyTimeoutMs, 1),
+    slowRequestTimeoutMs: wholeNumber('slowRequestTimeoutMs', input.slowRequestTimeoutMs ?? POOL_DEFAULTS.slowRequestTimeoutMs, 0),
     connectTimeoutMs: wholeNumber('connectTimeoutMs', input.connectTimeoutMs ?? POOL_DEFAULTS.connectTimeoutMs, 1),
     startupTimeoutMs: wholeNumber('startupTimeoutMs', input.startupTimeoutMs ?? POOL_DEFAULTS.startupTimeoutMs, 1),
     killGraceMs: wholeNumber('killGraceMs', input.killGraceMs ?? POOL_DEFAULTS.killGraceMs, 0),

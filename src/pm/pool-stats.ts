@@ -21,6 +21,8 @@ export interface PoolStatsSnapshot {
   readonly responses503: number;
   readonly responses504: number;
   readonly maxProcessesReached: number;
+  /** Requests that held their worker slowRequestTimeout or longer (php-fpm's slow requests). */
+  readonly slowRequests: number;
   /** The most recent worker exit: who, why, how. */
   readonly lastExit: LastExit | undefined;
 }
@@ -45,6 +47,7 @@ export class PoolStats {
   spawned = 0;
   spawnFailures = 0;
   maxProcessesReached = 0;
+  slowRequests = 0;
   lastExit: LastExit | undefined;
   private readonly exits = new Map<string, number>();
   private readonly failures = new Map<number, number>();
@@ -94,6 +97,7 @@ export class PoolStats {
       responses503: this.failures.get(503) ?? 0,
       responses504: this.failures.get(504) ?? 0,
       maxProcessesReached: this.maxProcessesReached,
+      slowRequests: this.slowRequests,
       lastExit: this.lastExit,
     };
   }

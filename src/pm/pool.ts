@@ -724,9 +724,20 @@ export class Pool extends EventEmitter<PoolEvents> {
     this.freeSlot(worker, job);
     if (conn?.reusable && worker.state !== 'draining') worker.idleConnections.push(conn);
     this.stats.completed += 1;
-    this.stats.recordDuration(Date.now() - job.startedAt);
+    const ms = Date.now() - job.startedAt;
+    this.stats.recordDuration(ms);
+    if (this.options.slowRequestTimeoutMs > 0 && ms >= this.options.slowRequestTimeoutMs) this.noteSlow(worker, job, ms);
     this.finish(job, end);
     this.release(worker);
+  }
+
+  /**
+   * php-fpm's slow request: counted, and a warning naming the request and the worker, as
+   * php-fpm logs "executing too slow" (it also dumps a backtrace; fcgipm cannot look inside).
+   */
+  private noteSlow(worker: Worker, job: Job, ms: number): void {
+    this.stats.slowRequests += 1;
+    this.log.warn({ pid: worker.pid, method: job.info.method, uri: job.info.uri, durationMs: ms, slowRequestTimeoutMs: this.options.slowRequestTimeoutMs }, 'slow request');
   }
 
   /** The job no longer occupies the worker. */

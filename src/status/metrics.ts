@@ -82,6 +82,7 @@ const POOL_GAUGES: ReadonlyArray<readonly [name: string, help: string, read: Poo
   ['fcgipm_pool_max_queue', 'Configured maxQueue: requests allowed to wait at once (php-fpm: listen queue len).', (p, s) => s.pool(p.name)?.options.maxQueue ?? NaN],
   ['fcgipm_pool_queue_timeout_seconds', 'Configured queueTimeout: how long a request may wait for a worker.', (p, s) => (s.pool(p.name)?.options.queueTimeoutMs ?? NaN) / 1000],
   ['fcgipm_pool_busy_timeout_seconds', 'Configured busyTimeout: how long one request may hold a worker.', (p, s) => (s.pool(p.name)?.options.busyTimeoutMs ?? NaN) / 1000],
+  ['fcgipm_pool_slow_request_timeout_seconds', 'Configured slowRequestTimeout (0: off; php-fpm: request_slowlog_timeout).', (p, s) => (s.pool(p.name)?.options.slowRequestTimeoutMs ?? NaN) / 1000],
   ['fcgipm_pool_max_requests_per_process', 'Configured maxRequestsPerProcess (0: unlimited; php-fpm: pm.max_requests).', (p, s) => s.pool(p.name)?.options.scaling.maxRequestsPerProcess ?? NaN],
 ];
 
@@ -92,6 +93,7 @@ const POOL_COUNTERS: ReadonlyArray<readonly [name: string, help: string, read: (
   ['fcgipm_pool_aborted_requests', 'Requests whose client went away first.', (p) => p.aborted],
   ['fcgipm_pool_replayed_requests', 'Requests sent again because a worker closed or exited before taking them.', (p) => p.replayed],
   ['fcgipm_pool_max_processes_reached', 'Times requests had to wait with the pool at maxProcesses (php-fpm: max children reached).', (p) => p.maxProcessesReached],
+  ['fcgipm_pool_slow_requests', 'Requests that held their worker slowRequestTimeout or longer (php-fpm: slow requests).', (p) => p.slowRequests],
   ['fcgipm_pool_spawns', 'Workers started.', (p) => p.spawned],
   ['fcgipm_pool_spawn_failures', 'Workers that could not be started at all (fork/exec failed).', (p) => p.spawnFailures],
 ];

@@ -144,3 +144,25 @@ test('wantsOpenMetrics: the media range with the higher q wins', () => {
   expect(wantsOpenMetrics('application/openmetrics-text;q=0.2, text/plain;q=0.9')).toBe(false);
   expect(wantsOpenMetrics('application/openmetrics-text;q=0')).toBe(false);
 });
+
+test('slowRequestTimeout: a request at or over it is counted as slow and logged with its URI and worker; a fast one is not', async () => {
+  const s = await serve('slow', { slowRequestTimeoutMs: 300 }, { admin: true });
+  const pool = s.server.pool.name;
+  expect((await httpRequest(`${s.base}/fast?sleep=0`)).status).toBe(200);
+  expect((await httpRequest(`${s.base}/lagging?sleep=400`)).status).toBe(200);
+
+  const { m } = await scrape(s);
+  expect(m.value('fcgipm_pool_slow_requests_total', { pool })).toBe(1);
+  expect(m.value('fcgipm_pool_slow_request_timeout_seconds', { pool })).toBe(0.3);
+  const line = await s.waitForLine((l) => l.msg === 'slow request');
+  expect(line).toMatchObject({ level: 40, uri: '/lagging?sleep=400', method: 'GET', slowRequestTimeoutMs: 300 });
+  expect(line.durationMs as number).toBeGreaterThanOrEqual(400);
+  expect(typeof line.pid).toBe('number');
+  expect(s.lines.filter((l) => l.msg === 'slow request')).toHaveLength(1);
+  // Off by default: the setting's gauge says 0 and nothing is counted.
+  const plain = await serve('slow', {}, { admin: true });
+  expect((await httpRequest(`${plain.base}/?sleep=400`)).status).toBe(200);
+  const off = (await scrape(plain)).m;
+  expect(off.value('fcgipm_pool_slow_requests_total', { pool: plain.server.pool.name })).toBe(0);
+  expect(off.value('fcgipm_pool_slow_request_timeout_seconds', { pool: plain.server.pool.name })).toBe(0);
+});
