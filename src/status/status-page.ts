@@ -137,6 +137,7 @@ function renderPool(p: PoolSnapshot, now: number): string {
     ['aborted by the client', p.aborted],
     ['replayed', p.replayed],
     ['502 / 503 / 504', `${p.responses502} / ${p.responses503} / ${p.responses504}`],
+    ['slow (slowRequestTimeout)', p.slowRequests],
   ];
   const workers: Array<readonly [string, string | number]> = [
     ['spawned', p.spawned],
