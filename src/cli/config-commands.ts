@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { ConfigError, formatConfigProblem } from '../errors';
 import { importApache, type ApacheFile } from '../config/import-apache';
 import { loadConfigFile } from '../config/load';
+import { configClassProblems, formatClassProblem } from './class-check';
 
 /** Where a command writes; `process` fits, tests pass collectors. */
 export interface CommandIo {
@@ -20,7 +21,9 @@ const EXIT_USAGE = 2;
 export const CHECK_CONFIG_USAGE = `usage: fcgipm check-config FILE.yaml
 
 Reads FILE.yaml as 'fcgipm serve --config' would and reports every problem, one per line:
-FILE:LINE:COLUMN: KEY: MESSAGE. Commands must exist and be executable. Exit status 0 when
+FILE:LINE:COLUMN: KEY: MESSAGE. Commands must exist and be executable; users and groups must
+exist; and, run as root, a class whose workers would run as root needs allowRoot: exactly what
+'fcgipm serve' refuses at start when run as the same user. Exit status 0 when
 the file is valid, 1 when it is not, 2 for a usage error. docs/config.md lists the keys.
 `;
 
@@ -66,6 +69,12 @@ export function checkConfigCommand(argv: readonly string[], io: CommandIo): numb
   if (extra.length > 0) return usageError(io, 'check-config: give one file', CHECK_CONFIG_USAGE);
   try {
     const config = loadConfigFile(file);
+    // What serve refuses beyond the file itself: classes that could never start here.
+    const unstartable = configClassProblems(config);
+    if (unstartable.length > 0) {
+      for (const p of unstartable) io.stderr.write(`${formatClassProblem(p)}\n`);
+      return EXIT_INVALID;
+    }
     const apps = config.sites.reduce((n, s) => n + s.apps.length, 0);
     const wrappers = config.sites.reduce((n, s) => n + s.wrappers.length, 0);
     const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;

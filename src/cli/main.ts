@@ -269,7 +269,7 @@ async function serve(argv: readonly string[], signals: SignalRouter): Promise<nu
       server.reload(next);
       logger.info({ config: file }, 'configuration reloaded');
     } catch (err) {
-      const problems = err instanceof ConfigError ? err.problems.map(formatConfigProblem) : [describe(err)];
+      const problems = err instanceof ConfigError ? err.problems.map(formatConfigProblem) : describe(err).split('\n');
       logger.error({ config: file, problems }, 'configuration not reloaded; the running one stays');
     }
   };

@@ -16,6 +16,7 @@ import { AdminServer } from '../status/admin-server';
 import { IpcDir } from '../spawn/ipc-dir';
 import { reclaimIpcDir } from '../spawn/orphans';
 import { VERSION } from '../version';
+import { refuseUnstartableClasses } from './class-check';
 import { ClassPools } from './class-pools';
 import { checkExecutable } from './run-server';
 import { listenNamed } from './listen-errors';
@@ -92,6 +93,9 @@ function socketOwner(config: Config): { uid?: number; gid?: number } {
 
 export async function startServer(initial: Config, logger: Logger, options: ServerOptions = {}): Promise<Server> {
   let config = initial;
+  // Every class that could never start (its user unknown, root workers not allowed), all of
+  // them at once and before anything runs: what check-config reports for the same file.
+  refuseUnstartableClasses(config);
   let router = new Router(config);
   // Opened first: a path that cannot be written stops the start-up before anything runs.
   const accessLog = config.accessLog !== undefined ? new AccessLog({ destination: config.accessLog, format: config.accessLogFormat ?? 'combined', logger }) : undefined;
@@ -271,6 +275,8 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
     reload(next?: Config) {
       let generation: number | undefined;
       if (next) {
+        // A configuration with a class that could never start is not swapped in.
+        refuseUnstartableClasses(next);
         for (const key of ['http', 'fastcgi', 'admin'] as const) {
           if (describeTarget(next.listen[key]) !== describeTarget(config.listen[key])) {
             logger.warn({ key: `listen.${key}`, now: describeTarget(config.listen[key]), configured: describeTarget(next.listen[key]) }, 'listen address changed; restart fcgipm to apply it');

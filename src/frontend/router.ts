@@ -67,6 +67,8 @@ export interface ClassSpec {
   /** The site's first host name, '' when the site answers "*". */
   readonly vhost: string;
   readonly handoff: boolean;
+  /** Where the configuration names it (file:line), for messages. */
+  readonly origin?: string;
 }
 
 export type RouteResult =
@@ -338,6 +340,23 @@ export class Router {
     return undefined;
   }
 
+  /**
+   * Every authenticator, authorizer and access checker the configuration names, with the
+   * origin of its rule: their pools are made at a request's first need, but a class that
+   * could never start is refused with the others at start-up (and by check-config).
+   */
+  configuredAuthSpecs(): Array<{ spec: ClassSpec; origin: string }> {
+    const out: Array<{ spec: ClassSpec; origin: string }> = [];
+    for (const site of this.config.sites) {
+      for (const rule of site.auth) {
+        for (const app of [rule.authenticator, rule.authorizer, rule.accessChecker]) {
+          if (app) out.push({ spec: this.authSpec(site, app), origin: rule.origin });
+        }
+      }
+    }
+    return out;
+  }
+
   /** The class an authenticator / authorizer / access checker runs in (its own). */
   authSpec(site: SiteConfig, app: AuthApp): ClassSpec {
     const r = this.routesOf(site);
@@ -380,7 +399,7 @@ export class Router {
         app,
         prefix: prefixBytes(app.prefix),
         scriptFilename: textToBytes(app.script ?? app.command),
-        spec: { command: app.command, args: app.args, settings: classSettings(this.config, site, app.command, app), vhost, handoff: app.handoff },
+        spec: { command: app.command, args: app.args, settings: classSettings(this.config, site, app.command, app), vhost, handoff: app.handoff, origin: app.origin },
         interpreter: app.script === undefined && isPhpCgi(app.command) ? { roots: (app.roots ?? []).map(textToBytes), extensions: PHP_EXTENSIONS } : undefined,
       }))
       .sort((a, b) => b.prefix.length - a.prefix.length);
@@ -390,7 +409,7 @@ export class Router {
       // "Last directive per suffix wins" (FcgidWrapper).
       const entry: WrapperEntry = {
         wrapper,
-        spec: { command: wrapper.command, args: wrapper.args, settings: classSettings(this.config, site, wrapper.command, wrapper), vhost, handoff: false },
+        spec: { command: wrapper.command, args: wrapper.args, settings: classSettings(this.config, site, wrapper.command, wrapper), vhost, handoff: false, origin: wrapper.origin },
       };
       if (wrapper.suffix === '') defaultWrapper = entry;
       else wrappers.set(textToBytes(wrapper.suffix), entry);

@@ -31,6 +31,16 @@ export interface ManagerSnapshot {
 }
 
 /**
+ * Why a pool with these options may not be made here, or undefined: its workers would run as
+ * root (fcgipm is root and no user is set) without allowRoot. Manager.addPool refuses such a
+ * pool, and `serve` and `check-config` ask this before any pool is made (cli/class-check.ts).
+ */
+export function rootRefusal(options: PoolOptions): string | undefined {
+  const root = rootReason(options, process.getgid?.(), process.geteuid?.());
+  return root === undefined ? undefined : `pool ${options.name}: refusing to run workers as root (${root}): ${ROOT_WAYS_OUT}`;
+}
+
+/**
  * Lifecycle events for logs, status and library users, in the spirit of Apache's MPM hooks:
  * a child started, became ready, exited (with the reason it was asked to, if any), a
  * generation ended (its last worker is gone), a reload began.
@@ -78,8 +88,8 @@ export class Manager extends EventEmitter<ManagerEvents> implements PoolHost {
   addPool(options: PoolOptions): Pool {
     if (this.pools.has(options.name)) throw new InvalidArgumentError(`two pools are named ${options.name}`);
     // Refused when the pool is made (at start-up for the configured ones), not at each spawn.
-    const root = rootReason(options, process.getgid?.(), process.geteuid?.());
-    if (root !== undefined) throw new SpawnError(`pool ${options.name}: refusing to run workers as root (${root}): ${ROOT_WAYS_OUT}`);
+    const refusal = rootRefusal(options);
+    if (refusal !== undefined) throw new SpawnError(refusal);
     const pool = new Pool(options, { ipcDir: this.ipcDir, logger: this.log, host: this });
     this.pools.set(options.name, pool);
     const name = options.name;

@@ -17,6 +17,21 @@ function fcgipm(...args: string[]): { code: number | null; stdout: string; stder
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+const asRoot = process.getuid?.() === 0;
+
+/**
+ * check-config refuses what serve would refuse as the same user; as root that includes root
+ * workers. A copy of the file that allows them (allowRoot in defaults) when the test runs as
+ * root, so that a valid file is valid for the user running the test.
+ */
+function asThisUser(file: string, text = fs.readFileSync(file, 'utf8')): string {
+  if (!asRoot) return file;
+  const copy = path.join(dir, `as-root-${path.basename(file)}`);
+  const allowed = text.replaceAll('allowRoot: false', 'allowRoot: true');
+  fs.writeFileSync(copy, /^defaults:\n/m.test(allowed) ? allowed.replace(/^defaults:\n/m, 'defaults:\n  allowRoot: true\n') : `defaults:\n  allowRoot: true\n${allowed}`);
+  return copy;
+}
+
 let dir: string;
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fcgipm-cli-config-'));
@@ -25,7 +40,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('fcgipm check-config', () => {
   test('a valid file: one OK line with the counts, exit 0', () => {
-    const file = path.join(FIXTURES, 'full.yaml');
+    const file = asThisUser(path.join(FIXTURES, 'full.yaml'));
     const r = fcgipm('check-config', file);
     expect(r).toEqual({ code: 0, stdout: `${file}: OK (2 sites, 2 apps, 2 wrappers)\n`, stderr: '' });
   });
@@ -50,7 +65,30 @@ describe('fcgipm check-config', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`${file}:4:18: sites[0].apps[0].command: command app.fcgi (${dir}/app.fcgi) is not executable (mode 0644; chmod +x it)\n`);
     fs.chmodSync(path.join(dir, 'app.fcgi'), 0o755);
-    expect(fcgipm('check-config', file)).toEqual({ code: 0, stdout: `${file}: OK (1 site, 1 app, 0 wrappers)\n`, stderr: '' });
+    const valid = asThisUser(file);
+    expect(fcgipm('check-config', valid)).toEqual({ code: 0, stdout: `${valid}: OK (1 site, 1 app, 0 wrappers)\n`, stderr: '' });
+  });
+
+  test('what serve would refuse at start is refused too: an unknown user, root workers (as root), with the line of the app', () => {
+    fs.writeFileSync(path.join(dir, 'ok.fcgi'), '#!/bin/sh\n', { mode: 0o755 });
+    const file = path.join(dir, 'who.yaml');
+    fs.writeFileSync(file, 'sites:\n  - apps:\n      - prefix: /a\n        command: ok.fcgi\n        user: no-such-user-here\n');
+    const r = fcgipm('check-config', file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`${file}:3: ${dir}/ok.fcgi: no such user "no-such-user-here" in /etc/passwd\n`);
+    const serve = spawnSync(process.execPath, [BIN, 'serve', '--config', file, '--http', '127.0.0.1:0'], { encoding: 'utf8', timeout: 20_000 });
+    expect(serve.status).toBe(1);
+    expect(serve.stderr).toBe(`fcgipm: ${r.stderr}`);
+    if (asRoot) {
+      const rootFile = path.join(dir, 'root.yaml');
+      fs.writeFileSync(rootFile, 'sites:\n  - apps:\n      - prefix: /a\n        command: ok.fcgi\n');
+      const refused = fcgipm('check-config', rootFile);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toBe(`${rootFile}:3: pool ok.fcgi: refusing to run workers as root (fcgipm runs as root and no user is set): set a user for them (--user USER, or user: in the config) or allow root (--allow-root, or allowRoot: true)\n`);
+      const served = spawnSync(process.execPath, [BIN, 'serve', '--config', rootFile, '--http', '127.0.0.1:0'], { encoding: 'utf8', timeout: 20_000 });
+      expect(served.status).toBe(1);
+      expect(served.stderr).toBe(`fcgipm: ${refused.stderr}`);
+    }
   });
 
   test('a YAML syntax error has its line too', () => {
@@ -90,8 +128,8 @@ describe('fcgipm import-apache', () => {
     const warnings = r.stderr.trimEnd().split('\n');
     expect(warnings.length).toBeGreaterThan(5);
     for (const w of warnings) expect(w).toMatch(new RegExp(`^# warning: ${dir}/[a-z.]+\\.conf:\\d+: `));
-    const yamlFile = path.join(dir, 'imported.yaml');
-    fs.writeFileSync(yamlFile, r.stdout);
+    const yamlFile = asThisUser(path.join(dir, 'imported.yaml'), r.stdout);
+    if (!asRoot) fs.writeFileSync(yamlFile, r.stdout);
     expect(fcgipm('check-config', yamlFile)).toEqual({ code: 0, stdout: `${yamlFile}: OK (2 sites, 0 apps, 4 wrappers)\n`, stderr: '' });
   });
 
