@@ -14,7 +14,7 @@ export interface Sourced<T> {
   readonly from: string;
 }
 
-export interface WrapperDraft {
+interface WrapperDraft {
   readonly suffix: string;
   readonly command: string;
   readonly args: readonly string[];
@@ -23,7 +23,7 @@ export interface WrapperDraft {
   readonly at: string;
 }
 
-export interface AuthDraft {
+interface AuthDraft {
   readonly prefix: string;
   roles: Partial<Record<Role, Sourced<{ command: string; args: readonly string[] }>>>;
 }
