@@ -27,7 +27,7 @@ export type ErrorCode =
   | 'FCGIPM_ERR_LISTEN';
 
 /** The HTTP status a front end answers with when a request fails with this code. */
-export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   FCGIPM_ERR_PROTOCOL: 502,
   FCGIPM_ERR_LIMIT: 502,
   FCGIPM_ERR_BAD_CGI_HEADER: 502,
@@ -251,8 +251,4 @@ export class ListenError extends FcgipmError {
     this.listener = listener;
     this.errno = errno;
   }
-}
-
-export function isFcgipmError(err: unknown): err is FcgipmError {
-  return err instanceof FcgipmError;
 }

@@ -17,7 +17,7 @@ export interface ClassProblem {
  * them (user and group looked up, limits checked) and the refusal of root workers, by the
  * same functions the pool is made with (ClassPools, Manager.addPool).
  */
-export function classProblem(spec: ClassSpec): string | undefined {
+function classProblem(spec: ClassSpec): string | undefined {
   try {
     checkExecutable(spec.command);
   } catch (err) {

@@ -22,7 +22,7 @@ function describe(t: ListenTarget): string {
  * already in use (set another with --http or listen.http)". Errors that already explain
  * themselves (an FcgipmError) pass through.
  */
-export function namedListenError(listener: 'http' | 'fastcgi' | 'admin', target: ListenTarget | string, err: unknown): Error {
+function namedListenError(listener: 'http' | 'fastcgi' | 'admin', target: ListenTarget | string, err: unknown): Error {
   if (err instanceof FcgipmError) return err;
   const e = err as NodeJS.ErrnoException;
   const code = typeof e?.code === 'string' ? e.code : undefined;

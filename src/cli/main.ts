@@ -20,7 +20,7 @@ import { fetchStatus, formatStatus, parseStatus, parseStatusArgs, STATUS_USAGE }
 
 /** Process exit codes: 0 clean stop, 1 start-up failure, 2 usage error. */
 export const EXIT_OK = 0;
-export const EXIT_STARTUP = 1;
+const EXIT_STARTUP = 1;
 export const EXIT_USAGE = 2;
 
 const USAGE = `usage: fcgipm <command> [options]

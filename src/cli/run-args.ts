@@ -133,7 +133,7 @@ HTTP through them. COMMAND is found as a shell finds it: a bare name in PATH.
 `;
 
 export const DEFAULT_IPC_DIR = '/run/fcgidsock';
-export const DEFAULT_HTTP: ListenAddress = { host: '127.0.0.1', port: 8080 };
+const DEFAULT_HTTP: ListenAddress = { host: '127.0.0.1', port: 8080 };
 
 /** "unix:/path" (relative to the current directory) or a TCP address, as the YAML file takes them. */
 export function parseListenTarget(text: string, option: string): ListenTarget {

@@ -7,7 +7,7 @@
 
 export type SignalAction = 'stop' | 'reload' | 'reopen-logs';
 
-export const SIGNAL_ACTIONS = {
+const SIGNAL_ACTIONS = {
   SIGTERM: 'stop',
   SIGINT: 'stop',
   // php-fpm's QUIT is its graceful stop; a core dump (the default action) is never wanted here.

@@ -5,7 +5,7 @@ import { parseListenAddress, type ListenAddress } from './run-args';
 import { unknownOption } from './unknown-option';
 
 /** Where `fcgipm status` looks when --admin is not given; pair it with `run --admin 127.0.0.1:9180`. */
-export const DEFAULT_STATUS_ADMIN: ListenAddress = { host: '127.0.0.1', port: 9180 };
+const DEFAULT_STATUS_ADMIN: ListenAddress = { host: '127.0.0.1', port: 9180 };
 
 export const STATUS_USAGE = `usage: fcgipm status [--admin HOST:PORT] [--json]
 

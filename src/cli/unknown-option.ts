@@ -1,7 +1,7 @@
 import { nearest } from '../config/edit-distance';
 
 /** The options a usage text offers: every word starting with "--". */
-export function optionsIn(usage: string): string[] {
+function optionsIn(usage: string): string[] {
   return [...new Set([...usage.matchAll(/(?<![\w-])--[a-z][a-z0-9-]*/g)].map((m) => m[0]))];
 }
 

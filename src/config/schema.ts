@@ -77,18 +77,18 @@ export interface KeySpec {
 export const DEFAULT_IPC_DIR = '/run/fcgidsock';
 /** FcgidMaxProcesses' default. */
 export const DEFAULT_MAX_PROCESSES = 1000;
-export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 export const DEFAULT_LOG_LEVEL = 'info';
 /**
  * 1 GiB: mod_fcgid's own default before 2.3.6 and what hosts set FcgidMaxRequestLen to
  * (cPanel); 2.3.9's 128 KiB breaks uploads (mod_fcgid 2.3.9).
  */
 export const DEFAULT_MAX_REQUEST_BODY_BYTES = 1024 ** 3;
-export const DEFAULT_HTTP_LISTEN = '127.0.0.1:8080';
-export const LOG_LEVELS: readonly string[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-export const DEFAULT_ACCESS_LOG_FORMAT = 'combined';
+const DEFAULT_HTTP_LISTEN = '127.0.0.1:8080';
+const LOG_LEVELS: readonly string[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const DEFAULT_ACCESS_LOG_FORMAT = 'combined';
 /** The access log formats (src/frontend/access-log-format.ts). */
-export const ACCESS_LOG_FORMAT_NAMES: readonly string[] = ['combined', 'json'];
+const ACCESS_LOG_FORMAT_NAMES: readonly string[] = ['combined', 'json'];
 
 type PoolKey = Omit<KeySpec, 'section' | 'field'>;
 
@@ -377,7 +377,7 @@ export const SCHEMA: readonly KeySpec[] = [
 ];
 
 /** Sections whose mappings also take the pool settings keys. */
-export const TAKES_POOL_KEYS: ReadonlySet<Section> = new Set<Section>(['site', 'wrapper', 'app', 'authApp', 'pool']);
+const TAKES_POOL_KEYS: ReadonlySet<Section> = new Set<Section>(['site', 'wrapper', 'app', 'authApp', 'pool']);
 
 /** The keys allowed in a mapping of this section (pool keys included where they apply). */
 export function keysOf(section: Section): readonly KeySpec[] {
@@ -402,13 +402,3 @@ const SECTION_PREFIX: Readonly<Record<Section, string>> = {
 export function schemaPath(spec: KeySpec): string {
   return SECTION_PREFIX[spec.section] + spec.key;
 }
-
-/** Where pool settings are allowed, for the docs. */
-export const POOL_PLACES: readonly string[] = [
-  'defaults',
-  'commands.<path>',
-  'sites[]',
-  'sites[].wrappers[]',
-  'sites[].apps[]',
-  'sites[].auth[].<role>',
-];

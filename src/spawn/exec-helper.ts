@@ -19,7 +19,7 @@ export const EXEC_HELPER_SETUP_FAILED = 126;
 /** The helper's exit status when execv itself failed (ENOENT, EACCES, EAGAIN from RLIMIT_NPROC). */
 export const EXEC_HELPER_EXEC_FAILED = 127;
 /** Every line the helper writes starts so. */
-export const EXEC_HELPER_PREFIX = 'fcgipm-exec: ';
+const EXEC_HELPER_PREFIX = 'fcgipm-exec: ';
 
 /** A resource limit: soft and hard are both set to it. */
 export type RlimitValue = number | 'unlimited';

@@ -26,7 +26,7 @@ export interface ReadinessOptions {
  * pool); undefined when /proc cannot tell (other architecture, no permission to read another
  * user's syscall file).
  */
-export function isAcceptingOnFd0(pid: number, procRoot = '/proc'): boolean | undefined {
+function isAcceptingOnFd0(pid: number, procRoot = '/proc'): boolean | undefined {
   const numbers = ACCEPT_SYSCALLS[process.arch];
   if (!numbers) return undefined;
   const pids = [pid];

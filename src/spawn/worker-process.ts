@@ -11,17 +11,17 @@ import { closeFd, listenUnix, spawnProcess } from './native';
 import { captureOutput } from './output-lines';
 
 /** PATH for workers when the manager has none (the usual Debian default without sbin). */
-export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
-export const DEFAULT_BACKLOG = 128;
+const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+const DEFAULT_BACKLOG = 128;
 /** The worker socket: only its owner (the worker's user) may connect. */
-export const SOCKET_MODE = 0o600;
+const SOCKET_MODE = 0o600;
 /**
  * After the process exited, how long to wait for EOF on its stdout/stderr before giving up
  * on them: a grandchild (a daemonising app, php-cgi's own children) may hold the pipes
  * open, and 'exit' must not wait for it. Kept well under a second because the pool waits
  * on `exited` to decide whether a request may be replayed.
  */
-export const STDIO_DRAIN_MS = 500;
+const STDIO_DRAIN_MS = 500;
 
 export interface WorkerSpawnOptions {
   /** Path to the executable, resolved to absolute; no PATH search (mod_fcgid uses APR_PROGRAM). */
