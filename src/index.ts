@@ -9,7 +9,8 @@ export { Manager, MANAGER_DEFAULTS, type ManagerEvents, type ManagerOptions, typ
 export { resolveScalingOptions, SCALING_DEFAULTS, type ScalingMode, type ScalingOptions } from './pm/policy/options';
 export { AdminServer, type AdminServerOptions } from './status/admin-server';
 export { resolvePoolOptions, POOL_DEFAULTS, type PoolOptions, type PoolOptionsInput } from './pm/pool-options';
-export { HttpFrontend, HTTP_DEFAULTS, type HttpFrontendOptions, type Route } from './frontend/http-server';
+export { HttpFrontend, HTTP_DEFAULTS, type HttpFrontendOptions } from './frontend/http-server';
+export type { Route, Resolution, SiteResolver } from './frontend/resolution';
 export { startRunServer, type RunServer, type RunServerOptions } from './cli/run-server';
 export { IpcDir } from './spawn/ipc-dir';
 export { WorkerProcess, type WorkerExit, type WorkerSpawnOptions } from './spawn/worker-process';
@@ -17,7 +18,8 @@ export { startServer, type Server } from './cli/serve-server';
 export { parseConfig, loadConfigFile } from './config/load';
 export { importApache, type ImportResult } from './config/import-apache';
 export type { Config, SiteConfig, AppRoute, Wrapper, AuthRule, PoolSettings, ListenTarget } from './config/types';
-export { Router, type ClassSpec, type RouteResult } from './frontend/router';
+export { Router, type RouteResult } from './routing/router';
+export type { ProcessClass } from './pm/process-class';
 export { FcgiServer, type FcgiServerOptions, type FcgiServerRequest, type FcgiServerResponse, type FcgiHandler } from './frontend/fcgi-server';
 export { handOff, type HandoffSession } from './client/handoff';
 /** For app authors: serve handed-off client connections with an ordinary Node request handler. */

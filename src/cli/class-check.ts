@@ -1,9 +1,9 @@
 import type { Config } from '../config/types';
 import { InvalidArgumentError } from '../errors';
-import { Router, type ClassSpec } from '../frontend/router';
+import type { ProcessClass } from '../pm/process-class';
 import { rootRefusal } from '../pm/manager';
 import { resolvePoolOptions } from '../pm/pool-options';
-import { poolInput } from './class-pools';
+import { Router } from '../routing/router';
 import { checkExecutable } from './run-server';
 
 export interface ClassProblem {
@@ -15,18 +15,17 @@ export interface ClassProblem {
 /**
  * Why a process class could never start, or undefined: its settings as the pool layer takes
  * them (user and group looked up, limits checked) and the refusal of root workers, by the
- * same functions the pool is made with (ClassPools, Manager.addPool).
+ * same functions the pool is made with (PoolRegistry, Manager.addPool).
  */
-function classProblem(spec: ClassSpec): string | undefined {
+function classProblem(spec: ProcessClass): string | undefined {
   try {
     checkExecutable(spec.command);
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }
-  // The same input ClassPools.poolFor gives the manager.
+  // The same input PoolRegistry.poolFor gives the manager.
   try {
-    const settings = spec.handoff ? { readiness: 'spawn' as const, ...spec.settings } : spec.settings;
-    return rootRefusal(resolvePoolOptions(poolInput(spec.command, spec.args, settings)));
+    return rootRefusal(resolvePoolOptions(spec.poolInput()));
   } catch (err) {
     return `${spec.command}: ${err instanceof Error ? err.message : String(err)}`;
   }

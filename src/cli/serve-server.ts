@@ -1,23 +1,22 @@
-import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Config, ListenTarget, SiteConfig } from '../config/types';
+import type { Config, ListenTarget } from '../config/types';
 import { FcgipmError, InvalidArgumentError } from '../errors';
 import { AccessLog } from '../frontend/access-log';
-import { AUTH_PHASES, type AuthPhase } from '../frontend/authorizer';
 import { FcgiServer } from '../frontend/fcgi-server';
 import { forwardFastcgi } from '../frontend/fcgi-forward';
 import { queuedConnectionsMigrate } from '../frontend/listen-fd';
-import { HandoffFrontend, type HandoffDecision, type RequestHead } from '../frontend/handoff-frontend';
-import { HttpFrontend, type AuthStep, type Resolution } from '../frontend/http-server';
-import { Router, type RouteResult } from '../frontend/router';
+import { HandoffFrontend } from '../frontend/handoff-frontend';
+import { HttpFrontend } from '../frontend/http-server';
 import type { LogFile, Logger } from '../log';
 import { Manager } from '../pm/manager';
+import { PoolRegistry } from '../pm/pool-registry';
+import { Router } from '../routing/router';
+import { ConfigResolver } from '../routing/site-resolver';
 import { AdminServer } from '../status/admin-server';
 import { IpcDir } from '../spawn/ipc-dir';
 import { reclaimIpcDir } from '../spawn/orphans';
 import { VERSION } from '../version';
 import { refuseUnstartableClasses } from './class-check';
-import { ClassPools } from './class-pools';
 import { checkExecutable } from './run-server';
 import { listenNamed } from './listen-errors';
 import type { ListenerName } from '../systemd/listen-fds';
@@ -59,17 +58,6 @@ function describeTarget(t: ListenTarget | undefined): string {
   return t.kind === 'unix' ? `unix:${t.path}` : `${t.host}:${t.port}`;
 }
 
-/** FcgidPassHeader: the header also under its own name, non-alphanumerics as "_" (httpd's rule). */
-function passedHeaders(site: SiteConfig, req: IncomingMessage): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (const name of site.passHeaders) {
-    const value = req.headers[name.toLowerCase()];
-    if (value === undefined) continue;
-    out.push([name.replace(/[^A-Za-z0-9]/g, '_'), Array.isArray(value) ? value.join(', ') : value]);
-  }
-  return out;
-}
-
 /** What the server is given besides its Config. */
 export interface ServerOptions {
   /** The file the logger writes to, when not stdout: reopened by reopenLogs(). */
@@ -96,18 +84,19 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
   // Every class that could never start (its user unknown, root workers not allowed), all of
   // them at once and before anything runs: what check-config reports for the same file.
   refuseUnstartableClasses(config);
-  let router = new Router(config);
   // Opened first: a path that cannot be written stops the start-up before anything runs.
   const accessLog = config.accessLog !== undefined ? new AccessLog({ destination: config.accessLog, format: config.accessLogFormat ?? 'combined', logger }) : undefined;
   const ipcDir = new IpcDir({ dir: config.ipcDir });
   ipcDir.prepare();
   reclaimIpcDir(ipcDir, logger);
   const manager = new Manager({ ipcDir, logger }, { maxProcesses: config.maxProcesses });
-  const pools = new ClassPools(manager);
+  const pools = new PoolRegistry(manager);
+  // The front ends ask this which pool and script a request goes to; a reload swaps its router.
+  const resolver = new ConfigResolver(new Router(config), pools);
   // Apps and wrappers named in the config get their pools now: a command that cannot run is
   // refused before anything listens, and minProcesses are started at once.
-  for (const spec of router.configuredSpecs()) {
-    let made: ReturnType<ClassPools['poolFor']>;
+  for (const spec of resolver.current.configuredSpecs()) {
+    let made: ReturnType<PoolRegistry['poolFor']>;
     try {
       checkExecutable(spec.command);
       made = pools.poolFor(spec);
@@ -121,62 +110,6 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
     }
   }
 
-  const authSteps = (route: Extract<RouteResult, { kind: 'script' }>): AuthStep[] | FcgipmError => {
-    const rule = router.authFor(route.site, route.target.scriptName + route.target.pathInfo);
-    if (!rule) return [];
-    const steps: AuthStep[] = [];
-    const apps: Record<AuthPhase, typeof rule.authenticator> = {
-      ACCESS_CHECKER: rule.accessChecker,
-      AUTHENTICATOR: rule.authenticator,
-      AUTHORIZER: rule.authorizer,
-    };
-    for (const phase of AUTH_PHASES) {
-      const app = apps[phase];
-      if (!app) continue;
-      const pool = pools.poolFor(router.authSpec(route.site, app));
-      if (pool instanceof FcgipmError) return pool;
-      steps.push({ phase, pool });
-    }
-    return steps;
-  };
-
-  const resolveHttp = (req: IncomingMessage, rawPath: string): Resolution => {
-    const r = router.route(req.headers.host, rawPath);
-    if (r.kind === 'deny') return { deny: r.status, reason: r.reason };
-    if (r.kind === 'redirect') return { redirect: r.location };
-    if (r.kind === 'static') return { static: r.filename };
-    if (r.spec.handoff) return { deny: 421, reason: 'this app takes handed-off connections; reconnect' };
-    const pool = pools.poolFor(r.spec);
-    if (pool instanceof FcgipmError) return { deny: pool.httpStatus, reason: pool.message };
-    const auth = authSteps(r);
-    if (auth instanceof FcgipmError) return { deny: auth.httpStatus, reason: auth.message };
-    return {
-      pool,
-      target: r.target,
-      extraParams: passedHeaders(r.site, req),
-      auth,
-      maxBodyBytes: r.site.maxRequestBodyBytes,
-    };
-  };
-
-  /** First request of a connection on the handoff listener: hand the socket off, or serve it here. */
-  const decideHandoff = (head: RequestHead): HandoffDecision => {
-    const q = head.url.indexOf('?');
-    const rawPath = q >= 0 ? head.url.slice(0, q) : head.url;
-    if (!rawPath.startsWith('/')) return { kind: 'deny', status: 400, reason: 'malformed request path' };
-    const r = router.route(head.headers.host, rawPath);
-    if (r.kind === 'deny') return { kind: 'deny', status: r.status, reason: r.reason };
-    if (r.kind === 'redirect' || r.kind === 'static') return { kind: 'http' };
-    if (!r.spec.handoff) return { kind: 'http' };
-    // The worker answers a handed-off client itself, so nothing could run an authorizer on
-    // the later requests of the connection: refuse rather than serve unguarded.
-    if (router.authFor(r.site, r.target.scriptName + r.target.pathInfo)) {
-      return { kind: 'deny', status: 500, reason: 'an auth rule covers a handoff app; authorizers cannot guard handed-off connections (fix the config)' };
-    }
-    const pool = pools.poolFor(r.spec);
-    if (pool instanceof FcgipmError) return { kind: 'deny', status: pool.httpStatus, reason: pool.message };
-    return { kind: 'handoff', pool, target: r.target };
-  };
   const anyHandoff = (c: Config): boolean => c.sites.some((site) => site.apps.some((app) => app.handoff));
 
   let http: HttpFrontend | undefined;
@@ -202,7 +135,7 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
         ...http0,
         logger,
         serverSoftware: `fcgipm/${VERSION}`,
-        resolve: resolveHttp,
+        resolve: (req, rawPath) => resolver.http(req.headers, rawPath),
         reusePort: config.listen.reusePort,
         accessLog,
       });
@@ -212,7 +145,7 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
           ...http0,
           logger,
           serverSoftware: `fcgipm/${VERSION}`,
-          decide: decideHandoff,
+          decide: (head) => resolver.handoff(head),
           reusePort: config.listen.reusePort,
           http: (socket) => front.acceptConnection(socket),
         });
@@ -234,7 +167,7 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
         maxConns: config.maxProcesses,
         maxReqs: config.maxProcesses,
         logger,
-        handler: (req, res) => forwardFastcgi(req, res, { router: () => router, pools, logger, accessLog }),
+        handler: (req, res) => forwardFastcgi(req, res, { resolve: (params) => resolver.fastcgi(params), logger, accessLog }),
       });
       const f = fastcgi;
       await listenNamed('fastcgi', where(fds.fastcgi, config.listen.fastcgi), () => f.listen());
@@ -286,15 +219,15 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
         for (const key of ['accessLog', 'accessLogFormat'] as const) {
           if (next[key] !== config[key]) logger.warn({ key, now: config[key] ?? 'off', configured: next[key] ?? 'off' }, `${key} changed; restart fcgipm to apply it`);
         }
-        const previous = router.configuredSpecs().map((spec) => pools.peek(spec));
+        const previous = resolver.current.configuredSpecs().map((spec) => pools.peek(spec));
         config = next;
-        router = new Router(next);
+        resolver.swap(new Router(next));
         pools.clear();
         // New generation first: pools made below for the new config start in it.
         generation = manager.reload();
         // The new config's apps and wrappers get their pools now (minProcesses warm at once);
         // pools the old config named and the new one does not are retired gracefully.
-        const current = new Set(router.configuredSpecs().map((spec) => pools.poolFor(spec)));
+        const current = new Set(resolver.current.configuredSpecs().map((spec) => pools.poolFor(spec)));
         for (const pool of previous) {
           if (pool && !current.has(pool)) {
             const done = manager.retirePool(pool, config.drainTimeoutMs);

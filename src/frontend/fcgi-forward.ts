@@ -6,7 +6,7 @@ import type { DispatchHandle, Pool, RequestInfo } from '../pm/pool';
 import { Role } from '../protocol/constants';
 import type { FcgiServerRequest, FcgiServerResponse } from './fcgi-server';
 import { spoolBody } from './body-spool';
-import type { ClassSpec, Router } from './router';
+import type { FastcgiResolution } from './resolution';
 import type { AccessLog } from './access-log';
 import { LoggedFcgiResponse } from './fcgi-access-log';
 
@@ -19,9 +19,8 @@ import { LoggedFcgiResponse } from './fcgi-access-log';
  */
 
 export interface ForwardDeps {
-  /** The router of the current configuration (it changes on reload). */
-  readonly router: () => Router;
-  readonly pools: { poolFor(spec: ClassSpec): Pool | FcgipmError };
+  /** The script and pool a request goes to (SiteResolver.fastcgi). */
+  readonly resolve: (params: ReadonlyMap<string, string>) => FastcgiResolution;
   readonly logger: Logger;
   /** A line per request (php-fpm's access.log); none when absent. */
   readonly accessLog?: AccessLog | undefined;
@@ -84,41 +83,18 @@ export function forwardFastcgi(req: FcgiServerRequest, original: FcgiServerRespo
   const log = deps.logger;
   const params = new Map(req.params);
   const res = deps.accessLog ? new LoggedFcgiResponse(original, req, params, deps.accessLog) : original;
-  const route = deps.router().routeFastcgi(params);
+  const route = deps.resolve(params);
   if (route.kind === 'deny') {
-    log.info({ reqId: req.id, status: route.status, script: params.get('SCRIPT_FILENAME') }, route.reason);
+    if (route.code !== undefined) log.warn({ reqId: req.id, code: route.code, err: route.reason }, 'request failed');
+    else log.info({ reqId: req.id, status: route.status, script: params.get('SCRIPT_FILENAME') }, route.reason);
     req.stdin.resume();
-    cgiError(res, route.status, route.reason);
+    cgiError(res, route.status, route.reason, route.code);
     return;
   }
-  if (route.kind === 'redirect') {
-    // routeFastcgi never redirects (the web server owns its URLs); kept exhaustive.
-    req.stdin.resume();
-    res.stdout(Buffer.from(`Status: 301\r\nLocation: ${route.location}\r\n\r\n`, 'latin1'));
-    res.end();
-    return;
-  }
-  if (route.kind === 'static') {
-    // routeFastcgi never serves files (the web server serves its own); kept exhaustive.
-    req.stdin.resume();
-    cgiError(res, 404, 'File not found.');
-    return;
-  }
-  if (route.spec.handoff) {
-    req.stdin.resume();
-    cgiError(res, 502, 'this app takes handed-off HTTP connections and cannot serve FastCGI requests');
-    return;
-  }
-  const pool = deps.pools.poolFor(route.spec);
-  if (pool instanceof FcgipmError) {
-    log.warn({ reqId: req.id, code: pool.code, err: pool.message }, 'request failed');
-    req.stdin.resume();
-    cgiError(res, pool.httpStatus, pool.message, pool.code);
-    return;
-  }
+  const pool = route.pool;
   const t = route.target;
   const forwarded = route.keepSplit
-    ? overridden(req.params, route.paramOverrides ?? [['SCRIPT_FILENAME', t.scriptFilename]])
+    ? overridden(req.params, route.keepSplit)
     : paramsFor(req.params, { SCRIPT_FILENAME: t.scriptFilename, SCRIPT_NAME: t.scriptName, PATH_INFO: t.pathInfo });
   // A body comes with CONTENT_LENGTH > 0, or without any length (nginx streaming a chunked
   // upload with fastcgi_request_buffering off); an authorizer never gets one (spec §6.3).

@@ -1,10 +1,17 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { ClosedError, InvalidArgumentError } from '../errors';
-import type { ListenTarget } from '../config/types';
 import type { Logger } from '../log';
 import { FcgiServerConnection, type FcgiHandler } from './fcgi-server-connection';
 import { listenOnFd } from './listen-fd';
+
+/**
+ * Where the FastCGI listener binds: TCP host and port, or a Unix socket path (the shape of a
+ * config's listen.fastcgi, which passes as it is; the front end imports no config).
+ */
+export type ListenTarget =
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
+  | { readonly kind: 'unix'; readonly path: string };
 
 export type { FcgiHandler, FcgiServerRequest, FcgiServerResponse } from './fcgi-server-connection';
 

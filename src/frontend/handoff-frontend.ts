@@ -4,9 +4,9 @@ import { pauseForHandoff } from '../client/handoff';
 import type { EndRequest, ResponseHandler } from '../client/request';
 import type { FcgipmError } from '../errors';
 import type { Logger } from '../log';
-import type { Pool } from '../pm/pool';
 import { listenOnFd, listenReusePort, tcpAddress } from './listen-fd';
-import { buildCgiParams, type CgiRequestView, type ScriptTarget } from './cgi-env';
+import { buildCgiParams, type CgiRequestView } from './cgi-env';
+import type { HandoffDecision } from './resolution';
 
 /**
  * The HTTP listener when some app takes handed-off connections (docs/handoff-protocol.md,
@@ -27,11 +27,6 @@ export interface RequestHead {
   readonly rawHeaders: string[];
   readonly headers: Record<string, string>;
 }
-
-export type HandoffDecision =
-  | { readonly kind: 'handoff'; readonly pool: Pool; readonly target: ScriptTarget }
-  | { readonly kind: 'http' }
-  | { readonly kind: 'deny'; readonly status: number; readonly reason: string };
 
 export interface HandoffFrontendOptions {
   readonly host: string;

@@ -5,41 +5,23 @@ import { KEEP_CONN_MAX_BODY } from '../client/connection';
 import type { RequestBody } from '../client/request';
 import { serveStaticFile } from './static-file';
 import { BodyTooLargeError, FcgipmError, InvalidArgumentError } from '../errors';
-import { authorizerParams, basicCredentials, runAuthorizer, type AuthPhase } from './authorizer';
+import { authorizerParams, basicCredentials, runAuthorizer } from './authorizer';
 import type { Logger } from '../log';
-import type { Pool } from '../pm/pool';
 import { spoolBody } from './body-spool';
 import { listenOnFd, listenReusePort, tcpAddress } from './listen-fd';
 import { buildCgiParams, decodePath, type ScriptTarget } from './cgi-env';
 import { CgiResponseWriter } from './cgi-response-writer';
 import type { AccessLog } from './access-log';
 import { CountingResponse } from './counting-response';
+import type { AuthStep, Resolution, Route } from './resolution';
+
+export type { AuthStep, Resolution, Route };
 
 /** On close, how long a just-accepted connection has to send its request before it is closed. */
 const CLOSE_IDLE_AFTER_MS = 500;
 
 /** A local redirect that redirects again; RFC 3875 leaves the bound to the server. */
 const MAX_LOCAL_REDIRECTS = 10;
-
-export interface Route {
-  readonly pool: Pool;
-  readonly target: ScriptTarget;
-  /** Variables added after the CGI ones (FcgidPassHeader copies, Variable-* from an authorizer). */
-  readonly extraParams?: ReadonlyArray<readonly [string, string]>;
-  /** Authorizer apps that must let the request through first, in order. */
-  readonly auth?: readonly AuthStep[];
-  /** This route's request body limit; the front end's maxBodyBytes when absent. */
-  readonly maxBodyBytes?: number;
-}
-
-export interface AuthStep {
-  readonly phase: AuthPhase;
-  readonly pool: Pool;
-}
-
-/** Where a request goes, or why it goes nowhere (404 no such script, 403 refused, 400 bad path). */
-/** `static`: a file (a byte-string path) served as it is (static-file.ts). */
-export type Resolution = Route | { readonly deny: number; readonly reason: string } | { readonly redirect: string } | { readonly static: string };
 
 /** One app serves every path: the path after the host is PATH_INFO (fcgipm run). */
 export function wholeSiteResolver(

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import send from 'send';
-import { bytesToText } from './doc-root';
+import { bytesToText } from './byte-string';
 
 /**
  * A file under a document root that no handler runs, served as Apache's own file serving

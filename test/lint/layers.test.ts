@@ -34,7 +34,7 @@ const CASES: ReadonlyArray<readonly [string, string, string | undefined]> = [
   ['src/client/layer-probe.ts', '../protocol/encoder', undefined],
   ['src/spawn/layer-probe.ts', '../client/connection', 'src/spawn/'],
   ['src/spawn/layer-probe.ts', '../log', undefined],
-  ['src/pm/layer-probe.ts', '../frontend/router', 'src/pm/'],
+  ['src/pm/layer-probe.ts', '../routing/router', 'src/pm/'],
   ['src/pm/layer-probe.ts', '../config/types', 'src/pm/'],
   ['src/pm/layer-probe.ts', '../spawn/ipc-dir', undefined],
   ['src/pm/layer-probe.ts', './policy/scaling', undefined],
@@ -44,21 +44,26 @@ const CASES: ReadonlyArray<readonly [string, string, string | undefined]> = [
   ['src/config/layer-probe.ts', '../pm/pool', 'src/config/'],
   ['src/config/layer-probe.ts', '../log', 'src/config/'],
   ['src/config/layer-probe.ts', '../errors', undefined],
-  ['src/config/apache/layer-probe.ts', '../../frontend/router', 'src/config/'],
+  ['src/config/apache/layer-probe.ts', '../../routing/router', 'src/config/'],
   ['src/config/apache/layer-probe.ts', '../units', undefined],
   ['src/frontend/layer-probe.ts', '../config/merge', 'src/frontend/'],
   ['src/frontend/layer-probe.ts', '../cli/serve-server', 'src/frontend/'],
-  ['src/frontend/layer-probe.ts', '../config/types', undefined],
+  // The front ends take plain typed options: not even config's types.
+  ['src/frontend/layer-probe.ts', '../config/types', 'src/frontend/'],
+  ['src/frontend/layer-probe.ts', '../routing/router', 'src/frontend/'],
   ['src/frontend/layer-probe.ts', '../pm/pool', undefined],
-  // The router's temporary exception (eslint.config.mjs EXCEPTIONS) is for that file only.
-  ['src/frontend/router.ts', '../config/merge', undefined],
-  ['src/frontend/router.ts', '../cli/serve-server', 'src/frontend/'],
+  // Routing implements the front ends' resolver contract over the configuration.
+  ['src/routing/layer-probe.ts', '../config/types', undefined],
+  ['src/routing/layer-probe.ts', '../frontend/resolution', undefined],
+  ['src/routing/layer-probe.ts', '../pm/pool-registry', undefined],
+  ['src/routing/layer-probe.ts', '../cli/serve-server', 'src/routing/'],
+  ['src/routing/layer-probe.ts', '../status/metrics', 'src/routing/'],
   ['src/status/layer-probe.ts', '../frontend/http-server', 'src/status/'],
   ['src/status/layer-probe.ts', '../frontend/listen-fd', undefined],
   ['src/systemd/layer-probe.ts', '../pm/manager', 'src/systemd/'],
   ['src/worker/layer-probe.ts', '../pm/pool', 'src/worker/'],
   ['src/worker/layer-probe.ts', '../client/request', undefined],
-  ['src/cli/layer-probe.ts', '../frontend/router', undefined],
+  ['src/cli/layer-probe.ts', '../routing/router', undefined],
 ];
 
 describe('layer rules (eslint.config.mjs)', () => {

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { SymlinkPolicy } from '../config/types';
+import { textToBytes } from '../frontend/byte-string';
 
 /**
  * The filesystem half of document-root routing: which file a URL path names, where PATH_INFO
@@ -18,18 +19,6 @@ import type { SymlinkPolicy } from '../config/types';
 /** A byte-string path as the Buffer the fs calls take. */
 function raw(path: string): Buffer {
   return Buffer.from(path, 'latin1');
-}
-
-/** Config text (Unicode) → the byte string the request side compares against. */
-export function textToBytes(text: string): string {
-  return Buffer.from(text, 'utf8').toString('latin1');
-}
-
-/** A byte string → the text a spawned command line takes; undefined when it is not UTF-8. */
-export function bytesToText(bytes: string): string | undefined {
-  const buf = raw(bytes);
-  const text = buf.toString('utf8');
-  return Buffer.from(text, 'utf8').equals(buf) ? text : undefined;
 }
 
 function errnoOf(err: unknown): string {

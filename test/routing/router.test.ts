@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AppRoute, AuthRule, Config, PoolSettings, SiteConfig, Wrapper } from '../../src/config/types';
-import { Router, type RouteResult } from '../../src/frontend/router';
+import type { PoolOptionsInput } from '../../src/pm/pool-options';
+import type { ProcessClass } from '../../src/pm/process-class';
+import { Router, type RouteResult } from '../../src/routing/router';
 
 // ---- config builders --------------------------------------------------------------------
 
@@ -455,6 +457,11 @@ describe('site selection', () => {
   });
 });
 
+/** The merged settings a class's pool is made with (its command line left out). */
+function settingsOf(spec: ProcessClass): Partial<PoolOptionsInput> {
+  return Object.fromEntries(Object.entries(spec.poolInput()).filter(([key]) => key !== 'command' && key !== 'args'));
+}
+
 // ---- settings merge through the router -------------------------------------------------
 
 describe('class settings: app/wrapper > commands[command] > site.pool > defaults', () => {
@@ -466,7 +473,7 @@ describe('class settings: app/wrapper > commands[command] > site.pool > defaults
       [site({ pool, apps: [app('/', '/opt/app', { maxProcesses: 4, env: { D: 'app' } })] })],
       { defaults, commands: { '/opt/app': { maxProcesses: 6, ioTimeoutMs: 3, env: { C: 'command', D: 'command' } } } },
     );
-    expect(script(new Router(cfg).route(undefined, '/x')).spec.settings).toEqual({
+    expect(settingsOf(script(new Router(cfg).route(undefined, '/x')).spec)).toEqual({
       maxProcesses: 4,
       idleTimeoutMs: 1,
       lifetimeMs: 2,
@@ -480,7 +487,7 @@ describe('class settings: app/wrapper > commands[command] > site.pool > defaults
       defaults,
       commands: { [PHP]: { maxProcesses: 6, env: { PHP_FCGI_CHILDREN: '0' } } },
     });
-    expect(script(new Router(cfg).route(undefined, '/index.php')).spec.settings).toEqual({
+    expect(settingsOf(script(new Router(cfg).route(undefined, '/index.php')).spec)).toEqual({
       maxProcesses: 6,
       idleTimeoutMs: 1,
       lifetimeMs: 2,
@@ -492,8 +499,8 @@ describe('class settings: app/wrapper > commands[command] > site.pool > defaults
   test('a handler script: FcgidCmdOptions keyed by the script path', () => {
     const cfg = config([docSite({ pool })], { defaults, commands: { [`${root}/hello.fcgi`]: { maxProcesses: 2 } } });
     const router = new Router(cfg);
-    expect(script(router.route(undefined, '/hello.fcgi')).spec.settings).toMatchObject({ maxProcesses: 2, lifetimeMs: 2 });
-    expect(script(router.route(undefined, '/sub/up/hello.fcgi')).spec.settings).toMatchObject({ maxProcesses: 8 });
+    expect(settingsOf(script(router.route(undefined, '/hello.fcgi')).spec)).toMatchObject({ maxProcesses: 2, lifetimeMs: 2 });
+    expect(settingsOf(script(router.route(undefined, '/sub/up/hello.fcgi')).spec)).toMatchObject({ maxProcesses: 8 });
   });
 });
 
@@ -521,7 +528,8 @@ describe('authFor / authSpec', () => {
 
   test('an auth app is its own class with merged settings, built once', () => {
     const spec = router.authSpec(s, authApp);
-    expect(spec).toEqual({ command: '/opt/auth', args: ['-v'], settings: { maxProcesses: 2, idleTimeoutMs: 5, ioTimeoutMs: 7 }, vhost: 'a.example', handoff: false });
+    expect(spec).toMatchObject({ command: '/opt/auth', args: ['-v'], vhost: 'a.example', handoff: false });
+    expect(settingsOf(spec)).toEqual({ maxProcesses: 2, idleTimeoutMs: 5, ioTimeoutMs: 7 });
     expect(router.authSpec(s, authApp)).toBe(spec);
   });
 });

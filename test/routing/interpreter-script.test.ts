@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { interpreterScript, PHP_EXTENSIONS, type InterpreterPolicy } from '../../src/frontend/interpreter-script';
+import { interpreterScript, PHP_EXTENSIONS, type InterpreterPolicy } from '../../src/routing/interpreter-script';
 import { tempDir } from '../helpers/fixtures';
 
 describe('interpreterScript: the web server’s SCRIPT_FILENAME for an interpreter pool', () => {
