@@ -9,7 +9,7 @@ import tseslint from 'typescript-eslint';
  * below src/, an import that climbs back to src/ ("../" × depth) and names nothing allowed is
  * reported. src/cli/ and src/index.ts assemble everything and are not restricted.
  */
-const SHARED = ['errors', 'log'];
+const SHARED = ['errors', 'log', 'defaults'];
 const LAYERS = [
   { folder: 'protocol', may: ['errors'] },
   { folder: 'client', may: ['protocol', 'spawn/native', ...SHARED] },
@@ -17,7 +17,7 @@ const LAYERS = [
   // The pure rules of scaling, reaping and crash loops: nothing but values in, actions out.
   { folder: 'pm/policy', may: ['errors'] },
   { folder: 'pm', may: ['client', 'spawn', ...SHARED] },
-  { folder: 'config', may: ['errors'] },
+  { folder: 'config', may: ['errors', 'defaults'] },
   { folder: 'frontend', may: ['pm', 'client', 'protocol', 'spawn/native', ...SHARED] },
   // Which pool and script serve a request, over the configuration; it implements the front
   // ends' SiteResolver contract (their plain types), so it imports frontend/, never the reverse.
@@ -67,7 +67,8 @@ function layerConfigs() {
     const layer = LAYERS.find((l) => file.startsWith(`src/${l.folder}/`));
     configs.push({ files: [file], rules: { 'no-restricted-imports': restriction(layer.folder, [...layer.may, ...may], depth) } });
   }
-  // errors.ts imports nothing of ours, log.ts only errors.ts: every layer may use them.
+  // errors.ts and defaults.ts import nothing of ours, log.ts only errors.ts: every layer may use them.
+  configs.push({ files: ['src/defaults.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '^\\.', message: 'src/defaults.ts imports nothing of ours: every layer uses it.' }] }] } });
   configs.push({ files: ['src/errors.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '^\\.', message: 'src/errors.ts imports nothing of ours: every layer uses it.' }] }] } });
   configs.push({ files: ['src/log.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '^\\.(?!/errors$)', message: 'src/log.ts may import only errors.ts: every layer uses it.' }] }] } });
   return configs;

@@ -92,9 +92,16 @@ function render(schema) {
   for (const [section, title, intro] of SECTIONS) {
     const specs = schema.SCHEMA.filter((s) => s.section === section);
     out.push(`### ${title}`, '', intro, '');
-    out.push('| key | type | default | meaning | mod_fcgid | php-fpm |', '|---|---|---|---|---|---|');
+    // Pool settings are `fcgipm run` flags too: the same table gives both (src/cli/pool-flags.ts).
+    const flags = specs.some((s) => s.flag !== undefined);
+    out.push(
+      flags ? '| key | `fcgipm run` flag | type | default | meaning | mod_fcgid | php-fpm |' : '| key | type | default | meaning | mod_fcgid | php-fpm |',
+      flags ? '|---|---|---|---|---|---|---|' : '|---|---|---|---|---|---|',
+    );
     for (const spec of specs) {
-      const row = [`\`${schema.schemaPath(spec)}\``, typeOf(spec), defaultOf(spec), spec.doc, spec.modFcgid, spec.phpFpm];
+      const key = `\`${schema.schemaPath(spec)}\``;
+      const flag = spec.flag === undefined ? '—' : `\`${spec.flag}\``;
+      const row = [key, ...(flags ? [flag] : []), typeOf(spec), defaultOf(spec), spec.doc, spec.modFcgid, spec.phpFpm];
       out.push(`| ${row.map(cell).join(' | ')} |`);
     }
     out.push('');

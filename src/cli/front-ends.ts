@@ -46,15 +46,18 @@ export function frontEndArgs(args: RunArgs, fe: FrontEnd): RunArgs {
   const http = args.http;
   if (!http) throw new InvalidArgumentError('--front-ends: there is no HTTP front end to spread (--http off)');
   if (http.port === 0) throw new InvalidArgumentError('--front-ends: give --http a fixed port; with port 0 each front end would get its own');
-  const max = args.max ?? SCALING_DEFAULTS.maxProcesses;
+  const max = args.pool.maxProcesses ?? SCALING_DEFAULTS.maxProcesses;
   if (max < fe.count) {
     throw new InvalidArgumentError(`--front-ends ${fe.count}: --max ${max} leaves a front end without a process; give each at least one`);
   }
   return {
     ...args,
     reusePort: true,
-    max: shareOf(max, fe.index, fe.count),
-    min: args.min === undefined ? undefined : shareOf(args.min, fe.index, fe.count),
+    pool: {
+      ...args.pool,
+      maxProcesses: shareOf(max, fe.index, fe.count),
+      ...(args.pool.minProcesses !== undefined ? { minProcesses: shareOf(args.pool.minProcesses, fe.index, fe.count) } : {}),
+    },
     admin: fe.index === 0 ? args.admin : undefined,
     fastcgi: fe.index === 0 ? args.fastcgi : undefined,
     // The pid file names the fcgipm the operator started, the one signals go to.

@@ -198,8 +198,8 @@ async function run(argv: readonly string[], signals: SignalRouter): Promise<numb
     args = frontEndArgs(parsed, frontEnd);
     config = configFromRunArgs(args);
     // Names are checked now, so a typo is a usage error rather than a failed start.
-    if (args.user !== undefined) checkName('--user', args.user, lookupUser);
-    if (args.group !== undefined) checkName('--group', args.group, lookupGroup);
+    if (args.pool.user !== undefined) checkName('--user', args.pool.user, lookupUser);
+    if (args.pool.group !== undefined) checkName('--group', args.pool.group, lookupGroup);
   } catch (err) {
     say(describe(err));
     process.stderr.write(`run 'fcgipm run --help' for the options\n`);

@@ -1,9 +1,9 @@
 import { parseListen } from '../config/listen';
-import type { ListenTarget } from '../config/types';
+import type { ListenTarget, PoolSettings } from '../config/types';
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_IPC_DIR } from '../defaults';
 import { InvalidArgumentError } from '../errors';
+import { applyPoolFlag, count, isPoolFlag, POOL_SWITCHES, seconds, type PoolFlagSettings } from './pool-flags';
 import { unknownOption } from './unknown-option';
-import type { ScalingMode } from '../pm/policy/options';
-import type { RlimitValue, WorkerLimits } from '../spawn/exec-helper';
 
 export interface ListenAddress {
   readonly host: string;
@@ -30,31 +30,13 @@ export interface RunArgs {
   readonly script: string | undefined;
   /** --root DIR (repeatable): where an interpreter's scripts may be, behind a FastCGI front end. */
   readonly roots: readonly string[];
-  readonly mode: ScalingMode | undefined;
-  readonly minSpare: number | undefined;
-  readonly maxSpare: number | undefined;
-  readonly idleTimeoutMs: number | undefined;
-  readonly lifetimeMs: number | undefined;
-  readonly startupTimeoutMs: number | undefined;
-  readonly user: string | undefined;
-  readonly group: string | undefined;
-  readonly limits: WorkerLimits;
-  readonly nice: number | undefined;
-  readonly umask: number | undefined;
-  readonly allowRoot: boolean;
-  readonly slots: number | 'auto' | undefined;
-  readonly processesPerSocket: number | undefined;
-  readonly min: number | undefined;
-  readonly max: number | undefined;
-  readonly maxRequests: number | undefined;
-  readonly busyTimeoutMs: number | undefined;
-  readonly slowRequestTimeoutMs: number | undefined;
-  readonly ioTimeoutMs: number | undefined;
-  readonly queueTimeoutMs: number | undefined;
-  readonly maxQueue: number | undefined;
+  /**
+   * The pool flags (--min, --max, --idle-timeout, --user, --rlimit-*, --env…) as the settings the
+   * YAML keys fill, in Config units; a flag not given stays out (src/cli/pool-flags.ts).
+   */
+  readonly pool: PoolSettings;
   readonly maxBodyBytes: number | undefined;
   readonly drainTimeoutMs: number;
-  readonly env: Record<string, string>;
   readonly logLevel: string | undefined;
   /** --log-file PATH: append the log there instead of stdout (reopened on SIGUSR1). */
   readonly logFile: string | undefined;
@@ -132,7 +114,6 @@ HTTP through them. COMMAND is found as a shell finds it: a bare name in PATH.
                           pid; the default) or json
 `;
 
-export const DEFAULT_IPC_DIR = '/run/fcgidsock';
 const DEFAULT_HTTP: ListenAddress = { host: '127.0.0.1', port: 8080 };
 
 /** "unix:/path" (relative to the current directory) or a TCP address, as the YAML file takes them. */
@@ -150,32 +131,8 @@ export function parseListenAddress(text: string, option: string): ListenAddress 
   return { host: t.host, port: t.port };
 }
 
-function count(option: string, text: string | undefined, min: number): number {
-  if (text === undefined || !/^\d+$/.test(text) || Number(text) < min) {
-    throw new InvalidArgumentError(`${option}: expected a whole number >= ${min}, got "${text ?? ''}"`);
-  }
-  return Number(text);
-}
-
-function seconds(option: string, text: string | undefined): number {
-  const n = Number(text);
-  if (text === undefined || text.trim() === '' || !Number.isFinite(n) || n <= 0) {
-    throw new InvalidArgumentError(`${option}: expected a number of seconds > 0, got "${text ?? ''}"`);
-  }
-  return Math.round(n * 1000);
-}
-
-function rlimit(option: string, text: string): RlimitValue {
-  return text === 'unlimited' ? 'unlimited' : count(option, text, 0);
-}
-
-/** Like seconds(), but 0 is allowed and means "off". */
-function secondsOrZero(option: string, text: string | undefined): number {
-  return text !== undefined && Number(text) === 0 && text.trim() !== '' ? 0 : seconds(option, text);
-}
-
 /** run's options that take no value; every other `--name` takes one (inline or next). */
-const RUN_FLAGS = new Set(['--reuse-port', '--handoff', '--allow-root']);
+const RUN_FLAGS: ReadonlySet<string> = new Set(['--reuse-port', '--handoff', ...POOL_SWITCHES]);
 
 /**
  * -h or --help among run's own options: before COMMAND and before a "--", and not the value of
@@ -203,30 +160,9 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   let frontEnds = 1;
   let script: string | undefined;
   const roots: string[] = [];
-  let mode: ScalingMode | undefined;
-  let minSpare: number | undefined;
-  let maxSpare: number | undefined;
-  let idleTimeoutMs: number | undefined;
-  let lifetimeMs: number | undefined;
-  let startupTimeoutMs: number | undefined;
-  let user: string | undefined;
-  let group: string | undefined;
-  const limits: WorkerLimits = {};
-  let nice: number | undefined;
-  let umask: number | undefined;
-  let allowRoot = false;
-  let slots: number | 'auto' | undefined;
-  let processesPerSocket: number | undefined;
-  let min: number | undefined;
-  let max: number | undefined;
-  let maxRequests: number | undefined;
-  let busyTimeoutMs: number | undefined;
-  let slowRequestTimeoutMs: number | undefined;
-  let ioTimeoutMs: number | undefined;
-  let queueTimeoutMs: number | undefined;
-  let maxQueue: number | undefined;
+  const pool: PoolFlagSettings = {};
   let maxBodyBytes: number | undefined;
-  let drainTimeoutMs = 30_000;
+  let drainTimeoutMs = DEFAULT_DRAIN_TIMEOUT_MS;
   let logLevel: string | undefined;
   let logFile: string | undefined;
   let pidFile: string | undefined;
@@ -234,7 +170,6 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   let fastcgiGroup: string | undefined;
   let accessLog: string | undefined;
   let accessLogFormat: 'combined' | 'json' | undefined;
-  const env: Record<string, string> = {};
 
   let i = 0;
   for (; i < argv.length; i += 1) {
@@ -291,99 +226,8 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
       case '--root':
         roots.push(value());
         break;
-      case '--mode': {
-        const v = value();
-        if (v !== 'ondemand' && v !== 'dynamic' && v !== 'static') {
-          throw new InvalidArgumentError(`--mode: expected ondemand, dynamic or static, got "${v}"`);
-        }
-        mode = v;
-        break;
-      }
-      case '--min-spare':
-        minSpare = count(name, value(), 0);
-        break;
-      case '--max-spare':
-        maxSpare = count(name, value(), 0);
-        break;
-      case '--idle-timeout':
-        idleTimeoutMs = secondsOrZero(name, value());
-        break;
-      case '--lifetime':
-        lifetimeMs = secondsOrZero(name, value());
-        break;
-      case '--startup-timeout':
-        startupTimeoutMs = seconds(name, value());
-        break;
-      case '--slots': {
-        const v = value();
-        slots = v === 'auto' ? 'auto' : count(name, v, 1);
-        break;
-      }
-      case '--processes-per-socket':
-        processesPerSocket = count(name, value(), 1);
-        break;
-      case '--user':
-        user = value();
-        break;
-      case '--group':
-        group = value();
-        break;
-      case '--allow-root':
-        if (inline !== undefined) throw new InvalidArgumentError('--allow-root takes no value');
-        allowRoot = true;
-        break;
-      case '--rlimit-nofile':
-        limits.nofile = rlimit(name, value());
-        break;
-      case '--rlimit-core':
-        limits.core = rlimit(name, value());
-        break;
-      case '--rlimit-as':
-        limits.addressSpace = rlimit(name, value());
-        break;
-      case '--rlimit-nproc':
-        limits.nproc = rlimit(name, value());
-        break;
-      case '--nice': {
-        const v = value();
-        if (!/^-?\d+$/.test(v) || Number(v) < -20 || Number(v) > 19) {
-          throw new InvalidArgumentError(`--nice: expected a whole number from -20 to 19, got "${v}"`);
-        }
-        nice = Number(v);
-        break;
-      }
-      case '--umask': {
-        const v = value();
-        if (!/^[0-7]{1,4}$/.test(v) || parseInt(v, 8) > 0o777) throw new InvalidArgumentError(`--umask: expected an octal mask such as 027, got "${v}"`);
-        umask = parseInt(v, 8);
-        break;
-      }
-      case '--min':
-        min = count(name, value(), 0);
-        break;
-      case '--max':
-        max = count(name, value(), 1);
-        break;
       case '--front-ends':
         frontEnds = count(name, value(), 1);
-        break;
-      case '--max-requests':
-        maxRequests = count(name, value(), 0);
-        break;
-      case '--busy-timeout':
-        busyTimeoutMs = seconds(name, value());
-        break;
-      case '--slow-request-timeout':
-        slowRequestTimeoutMs = secondsOrZero(name, value());
-        break;
-      case '--io-timeout':
-        ioTimeoutMs = seconds(name, value());
-        break;
-      case '--queue-timeout':
-        queueTimeoutMs = seconds(name, value());
-        break;
-      case '--max-queue':
-        maxQueue = count(name, value(), 0);
         break;
       case '--max-body':
         maxBodyBytes = count(name, value(), 0);
@@ -418,15 +262,9 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
         accessLogFormat = v;
         break;
       }
-      case '--env': {
-        const v = value();
-        const e = v.indexOf('=');
-        if (e <= 0) throw new InvalidArgumentError(`--env: expected NAME=VALUE, got "${v}"`);
-        env[v.slice(0, e)] = v.slice(e + 1);
-        break;
-      }
       default:
-        throw new InvalidArgumentError(unknownOption(name, RUN_USAGE));
+        if (!isPoolFlag(name)) throw new InvalidArgumentError(unknownOption(name, RUN_USAGE));
+        applyPoolFlag(name, value, inline, pool);
     }
   }
   const command = argv[i];
@@ -444,31 +282,9 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     ipcDir,
     script,
     roots,
-    mode,
-    minSpare,
-    maxSpare,
-    idleTimeoutMs,
-    lifetimeMs,
-    startupTimeoutMs,
-    user,
-    group,
-    limits,
-    nice,
-    umask,
-    allowRoot,
-    slots,
-    processesPerSocket,
-    min,
-    max,
-    maxRequests,
-    busyTimeoutMs,
-    slowRequestTimeoutMs,
-    ioTimeoutMs,
-    queueTimeoutMs,
-    maxQueue,
+    pool,
     maxBodyBytes,
     drainTimeoutMs,
-    env,
     logLevel,
     logFile,
     pidFile,

@@ -8,11 +8,10 @@ import { InvalidArgumentError } from '../errors';
 import { findCommand } from './command-path';
 import { poolSettingProblems, type CheckedKey } from '../config/pool-checks';
 import { SCALING_DEFAULTS } from '../pm/policy/options';
-import { DEFAULT_LOG_LEVEL, DEFAULT_MAX_PROCESSES, DEFAULT_MAX_REQUEST_BODY_BYTES } from '../config/schema';
+import { DEFAULT_LOG_LEVEL, DEFAULT_MAX_PROCESSES, DEFAULT_MAX_REQUEST_BODY_BYTES, POOL_KEYS } from '../config/schema';
 import type { AppRoute, Config, ListenTarget, PoolSettings } from '../config/types';
 import type { ListenAddress, RunArgs } from './run-args';
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const ORIGIN = 'command line';
 
@@ -20,55 +19,8 @@ function tcp(address: ListenAddress | undefined): ListenTarget | undefined {
   return address ? { kind: 'tcp', host: address.host, port: address.port } : undefined;
 }
 
-/**
- * The pool flags as PoolSettings. A flag not given stays out, so the pool layer's built-in
- * default applies exactly as it does for a YAML key not written (src/config/merge.ts).
- */
-function poolSettings(args: RunArgs): PoolSettings {
-  const s: Mutable<PoolSettings> = {};
-  if (args.mode !== undefined) s.mode = args.mode;
-  if (args.min !== undefined) s.minProcesses = args.min;
-  if (args.max !== undefined) s.maxProcesses = args.max;
-  if (args.minSpare !== undefined) s.minSpare = args.minSpare;
-  if (args.maxSpare !== undefined) s.maxSpare = args.maxSpare;
-  if (args.idleTimeoutMs !== undefined) s.idleTimeoutMs = args.idleTimeoutMs;
-  if (args.lifetimeMs !== undefined) s.lifetimeMs = args.lifetimeMs;
-  if (args.maxRequests !== undefined) s.maxRequestsPerProcess = args.maxRequests;
-  if (args.busyTimeoutMs !== undefined) s.busyTimeoutMs = args.busyTimeoutMs;
-  if (args.slowRequestTimeoutMs !== undefined) s.slowRequestTimeoutMs = args.slowRequestTimeoutMs;
-  if (args.ioTimeoutMs !== undefined) s.ioTimeoutMs = args.ioTimeoutMs;
-  if (args.startupTimeoutMs !== undefined) s.startupTimeoutMs = args.startupTimeoutMs;
-  if (args.queueTimeoutMs !== undefined) s.queueTimeoutMs = args.queueTimeoutMs;
-  if (args.maxQueue !== undefined) s.maxQueue = args.maxQueue;
-  if (args.slots !== undefined) s.slots = args.slots;
-  if (args.processesPerSocket !== undefined) s.processesPerSocket = args.processesPerSocket;
-  // Names stay names: they are resolved to ids when the server starts, as for the YAML file.
-  if (args.user !== undefined) s.user = args.user;
-  if (args.group !== undefined) s.group = args.group;
-  if (args.allowRoot) s.allowRoot = true;
-  if (args.nice !== undefined) s.nice = args.nice;
-  if (args.umask !== undefined) s.umask = args.umask;
-  const { nofile, core, addressSpace, nproc } = args.limits;
-  if (nofile !== undefined || core !== undefined || addressSpace !== undefined || nproc !== undefined) {
-    s.rlimits = {
-      ...(nofile !== undefined ? { nofile } : {}),
-      ...(core !== undefined ? { core } : {}),
-      ...(addressSpace !== undefined ? { as: addressSpace } : {}),
-      ...(nproc !== undefined ? { nproc } : {}),
-    };
-  }
-  if (Object.keys(args.env).length > 0) s.env = { ...args.env };
-  return s;
-}
-
-/** Each checked pool setting as the flag that sets it. */
-const FLAG_OF: Record<CheckedKey, string> = {
-  minProcesses: '--min',
-  maxProcesses: '--max',
-  minSpare: '--min-spare',
-  maxSpare: '--max-spare',
-  mode: '--mode',
-};
+/** Each checked pool setting as the flag that sets it: the table's own `flag`. */
+const flagOf = (key: CheckedKey): string => POOL_KEYS[key].flag ?? key;
 
 /**
  * Flags that contradict each other, named as the user typed them (`--min 10 is above --max
@@ -84,13 +36,13 @@ function checkPoolFlags(s: PoolSettings): void {
     minSpare: s.minSpare ?? SCALING_DEFAULTS.minSpare,
     maxSpare: s.maxSpare ?? SCALING_DEFAULTS.maxSpare,
   };
-  const problems = poolSettingProblems(withDefaults, (key) => (given.has(key) ? FLAG_OF[key] : `the default ${FLAG_OF[key]}`));
+  const problems = poolSettingProblems(withDefaults, (key) => (given.has(key) ? flagOf(key) : `the default ${flagOf(key)}`));
   if (problems.length > 0) throw new InvalidArgumentError(problems.join('; '));
 }
 
 /** The Config `fcgipm run [options] COMMAND [ARG...]` stands for. */
 export function configFromRunArgs(args: RunArgs): Config {
-  const pool = poolSettings(args);
+  const pool = args.pool;
   checkPoolFlags(pool);
   if (!args.command.includes('/') && findCommand(args.command) === undefined) {
     throw new InvalidArgumentError(`cannot run ${args.command}: not found in PATH (${process.env.PATH ?? ''})`);

@@ -1,3 +1,4 @@
+import { DEFAULT_DRAIN_TIMEOUT_MS } from '../defaults';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -111,7 +112,7 @@ export async function startRunServer(options: RunServerOptions): Promise<RunServ
     adminAddress,
     ipcDir,
     reload: () => manager.reload(),
-    close(drainTimeoutMs = 30_000) {
+    close(drainTimeoutMs = DEFAULT_DRAIN_TIMEOUT_MS) {
       closing ??= (async () => {
         admin?.markStopping();
         const httpClosed = http?.close();

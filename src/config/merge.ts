@@ -1,3 +1,4 @@
+import { POOL_KEYS } from './schema';
 import type { Config, PoolSettings, SiteConfig } from './types';
 
 /**
@@ -15,40 +16,10 @@ import type { Config, PoolSettings, SiteConfig } from './types';
  * more layer; `fcgipm import-apache` writes out explicitly whatever a command must not inherit.
  */
 
-/**
- * Every PoolSettings field, once. The mapped type makes the compiler reject a field that is
- * missing here or misspelt, so a field added to PoolSettings cannot be dropped silently.
- */
-const SETTING_FIELDS: { readonly [K in keyof Required<PoolSettings>]: true } = {
-  mode: true,
-  minProcesses: true,
-  maxProcesses: true,
-  minSpare: true,
-  maxSpare: true,
-  idleTimeoutMs: true,
-  lifetimeMs: true,
-  maxRequestsPerProcess: true,
-  busyTimeoutMs: true,
-  slowRequestTimeoutMs: true,
-  ioTimeoutMs: true,
-  startupTimeoutMs: true,
-  queueTimeoutMs: true,
-  maxQueue: true,
-  slots: true,
-  processesPerSocket: true,
-  readiness: true,
-  user: true,
-  group: true,
-  allowRoot: true,
-  nice: true,
-  umask: true,
-  rlimits: true,
-  env: true,
-};
-
 type ScalarField = Exclude<keyof PoolSettings, 'env' | 'rlimits'>;
 
-const SCALAR_FIELDS = (Object.keys(SETTING_FIELDS) as Array<keyof PoolSettings>).filter(
+// Every PoolSettings field, from the one table of pool settings (its type lists each field once).
+const SCALAR_FIELDS = (Object.keys(POOL_KEYS) as Array<keyof PoolSettings>).filter(
   (k): k is ScalarField => k !== 'env' && k !== 'rlimits',
 );
 

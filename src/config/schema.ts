@@ -5,6 +5,7 @@
  * docs/config.md's key table is printed from it (scripts/config-doc.js), so the three cannot
  * disagree.
  */
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_IPC_DIR, DEFAULT_MAX_PROCESSES } from '../defaults';
 import type { PoolSettings } from './types';
 
 /** Where a key may be written. `pool` keys go wherever process settings are allowed. */
@@ -61,6 +62,11 @@ export interface KeySpec {
   readonly modFcgid: string;
   /** The php-fpm setting it replaces, "—" for none. */
   readonly phpFpm: string;
+  /**
+   * The `fcgipm run` flag that sets it (pool settings): run's parser, its checks and the docs'
+   * flag table are made from these (src/cli/pool-flags.ts, scripts/config-doc.js).
+   */
+  readonly flag?: string;
   /** The Config / PoolSettings field it fills, when the name differs from the key. */
   readonly field?: string;
   readonly required?: boolean;
@@ -74,10 +80,7 @@ export interface KeySpec {
 }
 
 /** Built-in top-level and site defaults, for `fcgipm run` (src/cli/run-config.ts) too. */
-export const DEFAULT_IPC_DIR = '/run/fcgidsock';
-/** FcgidMaxProcesses' default. */
-export const DEFAULT_MAX_PROCESSES = 1000;
-const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+export { DEFAULT_IPC_DIR, DEFAULT_MAX_PROCESSES } from '../defaults';
 export const DEFAULT_LOG_LEVEL = 'info';
 /**
  * 1 GiB: mod_fcgid's own default before 2.3.6 and what hosts set FcgidMaxRequestLen to
@@ -90,16 +93,17 @@ const DEFAULT_ACCESS_LOG_FORMAT = 'combined';
 /** The access log formats (src/frontend/access-log-format.ts). */
 const ACCESS_LOG_FORMAT_NAMES: readonly string[] = ['combined', 'json'];
 
-type PoolKey = Omit<KeySpec, 'section' | 'field'>;
+export type PoolKey = Omit<KeySpec, 'section' | 'field'>;
 
 /**
  * One entry per PoolSettings field: the mapped type makes the compiler reject a field of
  * PoolSettings that has no YAML key here. Defaults in `defaultText` are those of
  * src/pm/pool-options.ts and src/pm/policy/options.ts (test/config/schema.test.ts compares).
  */
-const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
+export const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   mode: {
     key: 'mode',
+    flag: '--mode',
     type: 'enum',
     values: ['ondemand', 'dynamic', 'static'],
     defaultText: 'ondemand',
@@ -109,6 +113,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   minProcesses: {
     key: 'minProcesses',
+    flag: '--min',
     type: 'integer',
     min: 0,
     defaultText: '0',
@@ -118,6 +123,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   maxProcesses: {
     key: 'maxProcesses',
+    flag: '--max',
     type: 'integer',
     min: 1,
     defaultText: 'max(4, 2 × CPUs)',
@@ -127,6 +133,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   minSpare: {
     key: 'minSpare',
+    flag: '--min-spare',
     type: 'integer',
     min: 0,
     defaultText: '1',
@@ -136,6 +143,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   maxSpare: {
     key: 'maxSpare',
+    flag: '--max-spare',
     type: 'integer',
     min: 0,
     defaultText: '3',
@@ -145,6 +153,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   idleTimeoutMs: {
     key: 'idleTimeout',
+    flag: '--idle-timeout',
     type: 'duration',
     zeroOff: true,
     defaultText: '300',
@@ -154,6 +163,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   lifetimeMs: {
     key: 'lifetime',
+    flag: '--lifetime',
     type: 'duration',
     zeroOff: true,
     defaultText: '0',
@@ -163,6 +173,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   maxRequestsPerProcess: {
     key: 'maxRequests',
+    flag: '--max-requests',
     type: 'integer',
     min: 0,
     defaultText: '0',
@@ -172,6 +183,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   busyTimeoutMs: {
     key: 'busyTimeout',
+    flag: '--busy-timeout',
     type: 'duration',
     defaultText: '300',
     doc: 'kill a process whose request runs longer; the client gets 504',
@@ -180,6 +192,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   slowRequestTimeoutMs: {
     key: 'slowRequestTimeout',
+    flag: '--slow-request-timeout',
     type: 'duration',
     zeroOff: true,
     defaultText: '0',
@@ -189,6 +202,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   ioTimeoutMs: {
     key: 'ioTimeout',
+    flag: '--io-timeout',
     type: 'duration',
     defaultText: '40',
     doc: 'answer 504 when the app sends nothing for this long',
@@ -197,6 +211,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   startupTimeoutMs: {
     key: 'startupTimeout',
+    flag: '--startup-timeout',
     type: 'duration',
     defaultText: '30',
     doc: 'a new process must accept connections within this',
@@ -205,6 +220,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   queueTimeoutMs: {
     key: 'queueTimeout',
+    flag: '--queue-timeout',
     type: 'duration',
     defaultText: '30',
     doc: 'answer 503 when no process is free within this',
@@ -213,6 +229,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   maxQueue: {
     key: 'maxQueue',
+    flag: '--max-queue',
     type: 'integer',
     min: 0,
     defaultText: '1024',
@@ -222,6 +239,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   slots: {
     key: 'slots',
+    flag: '--slots',
     type: 'slots',
     defaultText: '1',
     doc: 'requests one process takes at once; "auto" asks it with FCGI_GET_VALUES (php-cgi with PHP_FCGI_CHILDREN)',
@@ -230,6 +248,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   processesPerSocket: {
     key: 'processesPerSocket',
+    flag: '--processes-per-socket',
     type: 'integer',
     min: 1,
     defaultText: '1',
@@ -248,6 +267,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   user: {
     key: 'user',
+    flag: '--user',
     type: 'string',
     defaultText: "fcgipm's own",
     doc: 'run the processes as this user, a name or a number (fcgipm must be root)',
@@ -256,6 +276,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   group: {
     key: 'group',
+    flag: '--group',
     type: 'string',
     defaultText: "the user's primary group",
     doc: 'run the processes with this group, a name or a number',
@@ -264,6 +285,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   allowRoot: {
     key: 'allowRoot',
+    flag: '--allow-root',
     type: 'boolean',
     defaultText: 'false',
     doc: 'allow processes to run as root (refused otherwise)',
@@ -272,6 +294,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   nice: {
     key: 'nice',
+    flag: '--nice',
     type: 'integer',
     min: -20,
     max: 19,
@@ -282,6 +305,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   umask: {
     key: 'umask',
+    flag: '--umask',
     type: 'umask',
     defaultText: "fcgipm's own",
     doc: 'file mode creation mask, octal ("027"; a plain 027 is read as octal too)',
@@ -298,6 +322,7 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
   env: {
     key: 'env',
+    flag: '--env',
     type: 'env',
     defaultText: '{}',
     doc: 'variables added to the process environment (PATH and LD_LIBRARY_PATH are passed anyway)',
@@ -306,11 +331,11 @@ const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   },
 };
 
-const RLIMIT_KEYS: readonly Omit<KeySpec, 'section'>[] = [
-  { key: 'nofile', type: 'rlimit', defaultText: "fcgipm's own", doc: 'open files per process, a number or "unlimited"', modFcgid: '—', phpFpm: 'rlimit_files' },
-  { key: 'core', type: 'rlimit', defaultText: "fcgipm's own", doc: 'core dump size in bytes ("64M" allowed), 0 = none, or "unlimited"', modFcgid: '—', phpFpm: 'rlimit_core' },
-  { key: 'as', type: 'rlimit', defaultText: "fcgipm's own", doc: 'address space per process in bytes ("2G" allowed) or "unlimited"', modFcgid: '—', phpFpm: '—' },
-  { key: 'nproc', type: 'rlimit', defaultText: "fcgipm's own", doc: "processes of the process's user, or \"unlimited\"", modFcgid: '—', phpFpm: '—' },
+export const RLIMIT_KEYS: readonly Omit<KeySpec, 'section'>[] = [
+  { key: 'nofile', flag: '--rlimit-nofile', type: 'rlimit', defaultText: "fcgipm's own", doc: 'open files per process, a number or "unlimited"', modFcgid: '—', phpFpm: 'rlimit_files' },
+  { key: 'core', flag: '--rlimit-core', type: 'rlimit', defaultText: "fcgipm's own", doc: 'core dump size in bytes ("64M" allowed), 0 = none, or "unlimited"', modFcgid: '—', phpFpm: 'rlimit_core' },
+  { key: 'as', flag: '--rlimit-as', type: 'rlimit', defaultText: "fcgipm's own", doc: 'address space per process in bytes ("2G" allowed) or "unlimited"', modFcgid: '—', phpFpm: '—' },
+  { key: 'nproc', flag: '--rlimit-nproc', type: 'rlimit', defaultText: "fcgipm's own", doc: "processes of the process's user, or \"unlimited\"", modFcgid: '—', phpFpm: '—' },
 ];
 
 const POOL_SECTIONS_TEXT = 'the pool settings keys';

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { DEFAULT_MAX_PROCESSES } from '../defaults';
 import { InvalidArgumentError, SpawnError } from '../errors';
 import type { Logger } from '../log';
 import { ROOT_WAYS_OUT, rootReason } from '../spawn/exec-helper';
@@ -16,8 +17,7 @@ export interface ManagerOptions {
 }
 
 export const MANAGER_DEFAULTS: ManagerOptions = {
-  // mod_fcgid's FcgidMaxProcesses default.
-  maxProcesses: 1000,
+  maxProcesses: DEFAULT_MAX_PROCESSES,
 };
 
 /** The /status.json document: pid, generation, pools[] (with processes[]); `fcgipm status` reads it. */

@@ -7,45 +7,26 @@ import { lookupGroup, lookupUser } from '../spawn/user-db';
 
 /** A config's pool settings as the pool layer takes them (ms, numbers, uid/gid). */
 export function poolInput(command: string, args: readonly string[], s: PoolSettings): PoolOptionsInput {
-  const entry = s.user !== undefined ? lookupUser(s.user) : undefined;
-  const gid = s.group !== undefined ? lookupGroup(s.group) : entry?.gid;
+  // Every other setting has the same name and unit in both layers (the compiler checks it).
+  const { user, group, rlimits, slots, env, ...same } = s;
+  const entry = user !== undefined ? lookupUser(user) : undefined;
+  const gid = group !== undefined ? lookupGroup(group) : entry?.gid;
   const limits: WorkerLimits = {};
-  if (s.rlimits?.nofile !== undefined) limits.nofile = s.rlimits.nofile;
-  if (s.rlimits?.core !== undefined) limits.core = s.rlimits.core;
-  if (s.rlimits?.as !== undefined) limits.addressSpace = s.rlimits.as;
-  if (s.rlimits?.nproc !== undefined) limits.nproc = s.rlimits.nproc;
-  const input: Record<string, unknown> = {
+  if (rlimits?.nofile !== undefined) limits.nofile = rlimits.nofile;
+  if (rlimits?.core !== undefined) limits.core = rlimits.core;
+  if (rlimits?.as !== undefined) limits.addressSpace = rlimits.as;
+  if (rlimits?.nproc !== undefined) limits.nproc = rlimits.nproc;
+  // A field left out takes the pool layer's default (resolvePoolOptions).
+  return {
     command,
     args,
-    env: s.env,
-    mode: s.mode,
-    minProcesses: s.minProcesses,
-    maxProcesses: s.maxProcesses,
-    minSpare: s.minSpare,
-    maxSpare: s.maxSpare,
-    idleTimeoutMs: s.idleTimeoutMs,
-    lifetimeMs: s.lifetimeMs,
-    maxRequestsPerProcess: s.maxRequestsPerProcess,
-    busyTimeoutMs: s.busyTimeoutMs,
-    slowRequestTimeoutMs: s.slowRequestTimeoutMs,
-    ioTimeoutMs: s.ioTimeoutMs,
-    startupTimeoutMs: s.startupTimeoutMs,
-    queueTimeoutMs: s.queueTimeoutMs,
-    maxQueue: s.maxQueue,
-    slots: s.slots === 'auto' ? undefined : s.slots,
-    probeSlots: s.slots === 'auto' ? true : undefined,
-    processesPerSocket: s.processesPerSocket,
-    readiness: s.readiness,
-    uid: entry?.uid,
-    gid,
-    allowRoot: s.allowRoot,
-    nice: s.nice,
-    umask: s.umask,
-    limits: Object.keys(limits).length > 0 ? limits : undefined,
+    ...same,
+    ...(env !== undefined ? { env } : {}),
+    ...(slots === 'auto' ? { probeSlots: true } : slots !== undefined ? { slots } : {}),
+    ...(entry !== undefined ? { uid: entry.uid } : {}),
+    ...(gid !== undefined ? { gid } : {}),
+    ...(Object.keys(limits).length > 0 ? { limits } : {}),
   };
-  // Undefined fields take the pool defaults (resolvePoolOptions); drop them so they do.
-  for (const key of Object.keys(input)) if (input[key] === undefined) delete input[key];
-  return input as unknown as PoolOptionsInput;
 }
 
 /** What names a class in a site: an app, a wrapper, an auth app, or a handler script (none). */

@@ -35,7 +35,7 @@ describe('sharing out the workers', () => {
     expect([0, 1, 2].map((i) => shareOf(8, i, 3))).toEqual([3, 3, 2]);
     const args = parseRunArgs(['--http', '127.0.0.1:8080', '--admin', '127.0.0.1:9000', '--front-ends', '3', '--min', '4', '--max', '8', '--', '/bin/true']);
     const second = frontEndArgs(args, { index: 1, count: 3 });
-    expect([second.min, second.max, second.reusePort, second.admin]).toEqual([1, 3, true, undefined]);
+    expect([second.pool.minProcesses, second.pool.maxProcesses, second.reusePort, second.admin]).toEqual([1, 3, true, undefined]);
     expect(frontEndArgs(args, frontEndOf(args)).admin).toEqual({ host: '127.0.0.1', port: 9000 });
   });
 
