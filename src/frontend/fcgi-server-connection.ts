@@ -8,59 +8,10 @@ import { encodeEndRequest, encodeGetValuesResult, encodeStream, encodeStreamEnd,
 import { decodePairs } from '../protocol/name-value';
 import { ParamsCollector } from '../protocol/params-collector';
 import { RecordDecoder, type FcgiRecord } from '../protocol/record-decoder';
+import type { FcgiServerConnectionOptions, FcgiServerRequest } from './fcgi-server-api';
+import { INTERNAL_ERROR, messageOf, PARAMS_TOO_LARGE, remoteOf, Response, type Exchange, type ExchangeWriter } from './fcgi-exchange';
 
-/** One request from the web server, as the handler sees it. */
-export interface FcgiServerRequest {
-  /** Short id for log lines. */
-  readonly id: string;
-  /** The FastCGI request id the web server chose (nginx, httpd and cgi-fcgi all use 1). */
-  readonly requestId: number;
-  /** Role.RESPONDER, Role.AUTHORIZER or Role.FILTER (spec §6). */
-  readonly role: number;
-  /** FCGI_KEEP_CONN: the connection stays open for the next request (spec §5.1). */
-  readonly keepConn: boolean;
-  /** PARAMS as byte strings (latin1), in arrival order, duplicates kept. */
-  readonly params: ReadonlyArray<readonly [string, string]>;
-  /**
-   * The request body. Ends at the empty STDIN record; when the consumer stops reading, the
-   * connection stops reading the socket. For AUTHORIZER it ends at once (spec §6.3: no STDIN).
-   * Destroyed with ClientAbortedError when the request is aborted before the body is complete,
-   * and destroyed without an error when the response ends first (the rest is discarded).
-   */
-  readonly stdin: Readable;
-  /** "unix", or "ip:port" of the web server. */
-  readonly remote: string;
-  /** Aborted on ABORT_REQUEST or when the connection is lost before the response ends. */
-  readonly signal: AbortSignal;
-}
-
-/** The answer to one request. Every method is a no-op once `ended` is true. */
-export interface FcgiServerResponse {
-  /** Writes STDOUT records (split at 65535 bytes). false = wait for onDrain before writing more. */
-  stdout(chunk: Buffer): boolean;
-  /** Writes STDERR records; the web server logs them (nginx: "FastCGI sent in stderr"). */
-  stderr(chunk: Buffer): void;
-  /** Ends STDOUT (and STDERR if any was sent), then END_REQUEST (spec §5.5). Idempotent. */
-  end(appStatus?: number, protocolStatus?: number): void;
-  /** Calls cb once, when the connection can take more output (at once if it can now). */
-  onDrain(cb: () => void): void;
-  readonly ended: boolean;
-}
-
-/** Must not throw; if it does, the request is answered with a CGI 500 and the error logged. */
-export type FcgiHandler = (req: FcgiServerRequest, res: FcgiServerResponse) => void;
-
-export interface FcgiServerConnectionOptions {
-  readonly handler: FcgiHandler;
-  readonly logger: Logger;
-  /** Most PARAMS bytes one request may send. */
-  readonly maxParamsBytes: number;
-  /** GET_VALUES answers (spec §4.1); an undefined value is left out of the answer. */
-  readonly maxConns: number | undefined;
-  readonly maxReqs: number | undefined;
-  /** A fresh short id for each request's log lines. */
-  readonly nextId: () => string;
-}
+export type { FcgiHandler, FcgiServerConnectionOptions, FcgiServerRequest, FcgiServerResponse } from './fcgi-server-api';
 
 /**
  * After the response to a request without FCGI_KEEP_CONN, or on a graceful close, our side is
@@ -76,81 +27,6 @@ const STDIN_HIGH_WATER_MARK = 64 * 1024;
 
 const KNOWN_ROLES: ReadonlySet<number> = new Set([Role.RESPONDER, Role.AUTHORIZER, Role.FILTER]);
 
-const INTERNAL_ERROR_BODY = '500 Internal Server Error\n';
-const INTERNAL_ERROR = Buffer.from(
-  'Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n' +
-    `Content-Length: ${INTERNAL_ERROR_BODY.length}\r\n\r\n${INTERNAL_ERROR_BODY}`,
-  'latin1',
-);
-
-const PARAMS_TOO_LARGE_BODY = '431 Request Header Fields Too Large\n';
-const PARAMS_TOO_LARGE = Buffer.from(
-  'Status: 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\n' +
-    `Content-Length: ${PARAMS_TOO_LARGE_BODY.length}\r\n\r\n${PARAMS_TOO_LARGE_BODY}`,
-  'latin1',
-);
-
-/** The state of the one request a connection carries at a time. */
-interface Exchange {
-  readonly id: string;
-  readonly requestId: number;
-  readonly role: number;
-  readonly keepConn: boolean;
-  readonly abort: AbortController;
-  readonly stdin: Readable;
-  readonly response: Response;
-  /** Set until the empty PARAMS record arrives. */
-  collector: ParamsCollector | undefined;
-  stdinEnded: boolean;
-  /** The socket is paused because stdin's buffer is full. */
-  socketPaused: boolean;
-  ended: boolean;
-  stdoutSent: boolean;
-  stderrSent: boolean;
-  drainCallbacks: Array<() => void>;
-}
-
-function remoteOf(socket: Socket): string {
-  const address = socket.remoteAddress;
-  if (address === undefined) return 'unix';
-  return socket.remoteFamily === 'IPv6' ? `[${address}]:${socket.remotePort ?? 0}` : `${address}:${socket.remotePort ?? 0}`;
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** The handler's view of an exchange; the connection does the work. */
-class Response implements FcgiServerResponse {
-  private readonly conn: FcgiServerConnection;
-  private readonly ex: () => Exchange;
-
-  constructor(conn: FcgiServerConnection, ex: () => Exchange) {
-    this.conn = conn;
-    this.ex = ex;
-  }
-
-  get ended(): boolean {
-    return this.ex().ended;
-  }
-
-  stdout(chunk: Buffer): boolean {
-    return this.conn.writeStream(this.ex(), RecordType.STDOUT, chunk);
-  }
-
-  stderr(chunk: Buffer): void {
-    this.conn.writeStream(this.ex(), RecordType.STDERR, chunk);
-  }
-
-  end(appStatus = 0, protocolStatus: number = ProtocolStatus.REQUEST_COMPLETE): void {
-    this.conn.endResponse(this.ex(), appStatus, protocolStatus);
-  }
-
-  onDrain(cb: () => void): void {
-    this.conn.onDrain(this.ex(), cb);
-  }
-}
-
 /**
  * One connection accepted from a web server: php-fpm's listening side, without multiplexing.
  * It reads records, answers management records itself (spec §4), runs one request at a time
@@ -160,7 +36,7 @@ class Response implements FcgiServerResponse {
  * Peer input never throws: malformed records are logged with the remote address and the
  * connection is destroyed (the record boundaries are lost, nothing after them can be trusted).
  */
-export class FcgiServerConnection {
+export class FcgiServerConnection implements ExchangeWriter {
   readonly remote: string;
   private readonly socket: Socket;
   private readonly o: FcgiServerConnectionOptions;
