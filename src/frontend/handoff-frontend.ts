@@ -73,6 +73,8 @@ export class HandoffFrontend {
   private readonly server: net.Server;
   private seq = 0;
   private closing: Promise<void> | undefined;
+  /** Connections accepted here and not closed yet (read, handed to the HTTP front end, or refused). */
+  private readonly sockets = new Set<net.Socket>();
 
   constructor(options: HandoffFrontendOptions) {
     this.o = { maxHeadBytes: 64 * 1024, headTimeoutMs: 10_000, reusePort: false, ...options };
@@ -97,7 +99,15 @@ export class HandoffFrontend {
     return this.closing;
   }
 
+  /** Stops at once: no new connections, and every one still open here is destroyed. Idempotent. */
+  destroy(): void {
+    void this.close();
+    for (const socket of this.sockets) socket.destroy();
+  }
+
   private onConnection(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
     const chunks: Buffer[] = [];
     let bytes = 0;
     const timer = setTimeout(() => socket.destroy(), this.o.headTimeoutMs);

@@ -152,6 +152,15 @@ export class HttpFrontend {
     return this.closing;
   }
 
+  /**
+   * Stops at once: no new connections, and every open one — requests in flight included — is
+   * destroyed (their clients see the connection reset). Idempotent; close() for the graceful way.
+   */
+  destroy(): void {
+    void this.close();
+    this.server.closeAllConnections();
+  }
+
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     this.seq += 1;
     const id = this.seq.toString(36);

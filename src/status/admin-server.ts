@@ -69,6 +69,11 @@ export class AdminServer {
     this.stopping = true;
   }
 
+  /** The same as close(): the admin listener's connections are closed at once either way. */
+  destroy(): void {
+    void this.close();
+  }
+
   /** Stops accepting and sampling; /healthz answers 503 to connections still open. Idempotent. */
   close(): Promise<void> {
     this.stopping = true;
