@@ -18,6 +18,7 @@ const UNIT = [
   'client/request-bytes.test.ts',
   'client/connection.test.ts',
   'frontend/access-log.test.ts',
+  'frontend/http-replay.test.ts',
   'frontend/interpreter-script.test.ts',
   'spawn/output-lines.test.ts',
   'spawn/ipc-dir.test.ts',

@@ -91,11 +91,10 @@ export class FakeConnection implements WorkerConnection {
       },
       drop: () => {
         this.reusable = false;
-        this.closedByPeer = true;
         handler.onError(new WorkerClosedError('the app closed the connection', { responseStarted: false, reusedConnection: this.requestsSeen > 1 }));
       },
     };
-    this.launcher.sent.push(sent);
+    this.launcher.record(sent);
     if (this.launcher.autoAnswer) setImmediate(() => sent.answer());
   }
 
@@ -121,6 +120,22 @@ export class FakeLauncher implements WorkerLauncher {
   readonly sent: SentRequest[] = [];
   /** Answer every request at once (else the test answers through `sent`). */
   autoAnswer = true;
+  private waiters: Array<{ n: number; resolve: (s: SentRequest) => void }> = [];
+
+  /** @internal FakeConnection.request. */
+  record(sent: SentRequest): void {
+    this.sent.push(sent);
+    const n = this.sent.length;
+    for (const w of this.waiters.filter((x) => x.n === n)) w.resolve(sent);
+    this.waiters = this.waiters.filter((x) => x.n !== n);
+  }
+
+  /** Resolves with the n-th request (1-based) sent to any fake worker, once it is sent. */
+  nthSent(n: number): Promise<SentRequest> {
+    const known = this.sent[n - 1];
+    if (known) return Promise.resolve(known);
+    return new Promise((resolve) => this.waiters.push({ n, resolve }));
+  }
 
   spawn(options: WorkerSpawnOptions): ChildProcess {
     const p = new FakeProcess(options);
