@@ -5,13 +5,14 @@ import type { Logger } from '../log';
 import type { IpcDir } from '../spawn/ipc-dir';
 import type { WorkerExit } from '../spawn/worker-process';
 import { Children, type ChildrenHost } from './children';
-import { REAL_CLOCK, type Clock, type TimerHandle } from './clock';
+import { REAL_CLOCK, type Clock } from './clock';
 import { IdleWorkers } from './idle-workers';
 import { JobHandle, newJob, type DispatchHandle, type Job, type RequestInfo } from './job';
-import { retireAfterRequest, spawnForDemand, spawnForRecycle, tick, INITIAL_TICK_STATE, type TickState } from './policy/scaling';
+import { retireAfterRequest } from './policy/scaling';
 import type { PoolView } from './policy/snapshot';
 import type { PoolOptions } from './pool-options';
 import { PoolStats } from './pool-stats';
+import { ProcessControl } from './process-ctl';
 import { RequestRun, type RequestRunHost } from './request-run';
 import { poolSnapshot, workerView, type PoolSnapshot } from './scoreboard';
 import { WaitQueue } from './wait-queue';
@@ -20,11 +21,6 @@ import { REAL_LAUNCHER, type WorkerLauncher } from './worker-launcher';
 
 export type { DispatchHandle, RequestInfo } from './job';
 export type { PoolSnapshot, ProcessSnapshot } from './scoreboard';
-
-/** The maintenance tick: idle reaping, lifetime, dynamic spares, the min fill (php-fpm: 1 s). */
-const TICK_MS = 1_000;
-/** The "reached its max processes" warning: at most one line per this many ms. */
-const AT_MAX_LOG_INTERVAL_MS = 10_000;
 
 /** How the pool shares a global process cap with others (a manager's FcgidMaxProcesses). */
 export interface PoolHost {
@@ -65,10 +61,11 @@ export interface PoolEvents {
  * maxProcesses, the moment a request waits. One request per worker at a time. Requests wake
  * on events (a release, a ready worker, an exit); a 1-s tick runs the reaping policy only.
  *
- * This file is the facade and the dispatch: which worker takes which request, when to spawn
- * and retire (decided by the pure policy in ./policy). Its parts: children.ts (processes),
- * request-run.ts (a request's attempts on workers), scoreboard.ts (snapshots), wait-queue.ts,
- * idle-workers.ts, pool-stats.ts.
+ * This file is the facade and the dispatch: which worker takes which request, and what a
+ * worker does after one. Its parts: process-ctl.ts (when to spawn and retire, asking the
+ * pure policy in ./policy), children.ts (the processes), request-run.ts (a request's
+ * attempts on workers), scoreboard.ts (snapshots), wait-queue.ts, idle-workers.ts,
+ * pool-stats.ts.
  *
  * Lifecycle: new Pool() → start() → dispatch()… [reload()…] → close() (drain, stop workers).
  */
@@ -81,17 +78,12 @@ export class Pool extends EventEmitter<PoolEvents> {
   private readonly idle = new IdleWorkers();
   private readonly queue: WaitQueue<Job>;
   private readonly requests: RequestRun;
+  private readonly control: ProcessControl;
   private readonly stats = new PoolStats();
   private jobSeq = 0;
   private generationNo = 1;
   /** Generations before this one have ended (all their workers are gone). */
   private endedThrough = 0;
-  private tickState: TickState = INITIAL_TICK_STATE;
-  private tickTimer: TimerHandle | undefined;
-  private retryTimer: TimerHandle | undefined;
-  private atMax = false;
-  private atMaxLoggedAt = -Infinity;
-  private atMaxUnlogged = 0;
   private closing = false;
   private closed: Promise<void> | undefined;
   private drainWaiters: Array<() => void> = [];
@@ -114,6 +106,13 @@ export class Pool extends EventEmitter<PoolEvents> {
     });
     this.children = new Children(options, { ipcDir: deps.ipcDir, log: this.log, clock: this.clock, launcher, stats: this.stats, host: this.childrenHost() });
     this.requests = new RequestRun(options, this.log, this.clock, launcher, this.stats, this.children, this.idle, this.queue, this.runHost());
+    this.control = new ProcessControl(options, this.log, this.clock, this.children, this.queue, this.stats, {
+      view: () => this.view(),
+      generation: () => this.generationNo,
+      room: () => this.host.room(),
+      needRoom: () => this.host.needRoom(this),
+      failQueued: (err) => this.failQueued(err),
+    });
   }
 
   get name(): string {
@@ -126,18 +125,7 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   /** Starts the minimum processes and the maintenance tick. */
   start(): void {
-    this.runTick(true);
-    this.scheduleTick();
-  }
-
-  private scheduleTick(): void {
-    if (this.tickTimer || this.closing) return;
-    this.tickTimer = this.clock.setTimeout(() => {
-      this.tickTimer = undefined;
-      this.runTick(true);
-      this.scheduleTick();
-    }, TICK_MS);
-    this.tickTimer.unref();
+    if (!this.closing) this.control.start();
   }
 
   dispatch(request: FcgiRequest, handler: ResponseHandler, info: RequestInfo): DispatchHandle {
@@ -168,8 +156,8 @@ export class Pool extends EventEmitter<PoolEvents> {
     for (const w of [...this.children.workers]) {
       if (w.generation < this.generationNo && w.state === 'idle') this.children.retire(w, 'generation');
     }
-    this.runTick(false);
-    this.spawnForQueue();
+    this.control.runTick(false);
+    this.control.spawnForQueue();
     this.checkGenerationsEnded();
     return this.generationNo;
   }
@@ -196,7 +184,7 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   /** Another pool's worker exited: spawn for waiting requests if room opened. */
   wake(): void {
-    this.spawnForQueue();
+    this.control.spawnForQueue();
   }
 
   /** Queue-wait and request-duration histograms (status/metrics.ts reads them at scrape time). */
@@ -232,10 +220,7 @@ export class Pool extends EventEmitter<PoolEvents> {
 
   private async doClose(drainTimeoutMs: number): Promise<void> {
     this.closing = true;
-    if (this.tickTimer) this.clock.clearTimeout(this.tickTimer);
-    if (this.retryTimer) this.clock.clearTimeout(this.retryTimer);
-    this.tickTimer = undefined;
-    this.retryTimer = undefined;
+    this.control.stop();
     const drained = await this.waitDrained(drainTimeoutMs);
     if (!drained) {
       this.log.warn({ running: this.requests.running.size, queued: this.queue.length }, 'drain timeout: failing unfinished requests');
@@ -302,8 +287,8 @@ export class Pool extends EventEmitter<PoolEvents> {
       exited: (worker, exit, reason) => this.emit('worker-exit', worker.pid, exit, reason),
       gone: () => {
         this.host.workerExited(this);
-        this.spawnForQueue();
-        this.runTick(false);
+        this.control.spawnForQueue();
+        this.control.runTick(false);
         this.checkDrained();
         this.checkGenerationsEnded();
       },
@@ -318,60 +303,6 @@ export class Pool extends EventEmitter<PoolEvents> {
     };
   }
 
-  // ---- policy -----------------------------------------------------------------------------
-
-  /** Runs the maintenance policy; `advance` moves its rate state (only the real 1-s tick does). */
-  private runTick(advance: boolean): void {
-    if (this.closing) return;
-    const now = this.clock.now();
-    const result = tick(this.view(), this.options.scaling, now, this.tickState, this.host.room());
-    if (advance) this.tickState = result.state;
-    let recycled = false;
-    for (const action of result.actions) {
-      if (action.kind === 'retire') {
-        for (const w of this.children.workers) {
-          if (w.id === action.workerId && w.state === 'idle') {
-            this.log.debug({ pid: w.pid, reason: action.reason }, 'retiring idle worker');
-            this.children.retire(w, action.reason);
-            if (action.reason === 'lifetime') recycled = true;
-          }
-        }
-      } else {
-        for (let i = 0; i < action.count; i += 1) if (!this.trySpawn()) break;
-      }
-    }
-    // The tick's own floor fill counts the retired workers against maxProcesses until they
-    // exit; at the max it can start nothing, so replacements for lifetime are started here,
-    // overlapping their predecessors, as after a request (spawnForRecycle).
-    if (recycled) this.spawnForRecycling();
-  }
-
-  /** Spawns if the crash guard allows; schedules a trial spawn for when it will. */
-  private trySpawn(): Worker | undefined {
-    const now = this.clock.now();
-    const allowed = this.children.crash.spawnAllowed(now);
-    if (!allowed.allowed) {
-      this.retryTimer ??= this.clock.setTimeout(() => {
-        this.retryTimer = undefined;
-        this.runTick(false);
-        this.spawnForQueue();
-      }, Math.max(1, allowed.retryAt - now));
-      return undefined;
-    }
-    return this.children.spawn(this.generationNo);
-  }
-
-  /**
-   * Replacements for workers just retired for max-requests or lifetime, started before they
-   * have exited (policy: spawnForRecycle).
-   */
-  private spawnForRecycling(): void {
-    let leaving = 0;
-    for (const w of this.children.workers) if (w.state === 'draining' && (w.retireReason === 'max-requests' || w.retireReason === 'lifetime')) leaving += 1;
-    const wanted = spawnForRecycle(this.view(), this.options.scaling, this.host.room(), leaving);
-    for (let i = 0; i < wanted; i += 1) if (!this.trySpawn()) break;
-  }
-
   // ---- dispatch ---------------------------------------------------------------------------
 
   private schedule(job: Job, front: boolean): void {
@@ -380,7 +311,7 @@ export class Pool extends EventEmitter<PoolEvents> {
       this.requests.run(worker, job);
       return;
     }
-    if (this.children.crash.broken(this.clock.now()) && this.children.size === 0) {
+    if (this.control.startsFailing()) {
       // The app keeps dying at start-up: answer now instead of letting requests wait out
       // the queue deadline (mod_fcgid keeps them for ~64 s).
       this.requests.finish(job, this.children.startFailureError());
@@ -394,50 +325,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     }
     job.state = 'queued';
     job.waiter = waiter;
-    this.spawnForQueue();
-  }
-
-  /** Spawns workers for waiting requests, in parallel, up to maxProcesses. */
-  private spawnForQueue(): void {
-    if (this.queue.length === 0) return;
-    // At the max (the usual state under load) nothing can be spawned: skip the policy's
-    // view of every worker, which this would otherwise build for each queued request.
-    if (this.children.size >= this.options.scaling.maxProcesses) {
-      this.noteAtMax();
-      return;
-    }
-    const room = this.host.room();
-    const wanted = spawnForDemand(this.view(), this.options.scaling, room);
-    let started = 0;
-    for (; started < wanted; started += 1) if (!this.trySpawn()) break;
-    if (started === 0 && this.children.crash.broken(this.clock.now()) && this.children.size === 0) {
-      this.failQueued(this.children.startFailureError());
-      return;
-    }
-    if (this.children.size >= this.options.scaling.maxProcesses) {
-      this.noteAtMax();
-    } else if (room <= 0 && this.queue.length > this.children.starting()) {
-      this.host.needRoom(this);
-    }
-  }
-
-  /** Requests wait although the pool is at its max: counted and logged once per episode. */
-  private noteAtMax(): void {
-    if (this.atMax || this.queue.length <= this.children.starting()) return;
-    // Counted once per episode, like php-fpm's "max children reached"; logged at most once
-    // per AT_MAX_LOG_INTERVAL_MS (under steady load an episode ends and starts again within
-    // milliseconds, whenever the queue runs empty for a moment).
-    this.atMax = true;
-    this.stats.maxProcessesReached += 1;
-    this.atMaxUnlogged += 1;
-    const now = this.clock.now();
-    if (now - this.atMaxLoggedAt < AT_MAX_LOG_INTERVAL_MS) return;
-    this.log.warn(
-      { maxProcesses: this.options.scaling.maxProcesses, queued: this.queue.length, episodes: this.atMaxUnlogged },
-      'pool reached its max processes; requests are queued',
-    );
-    this.atMaxLoggedAt = now;
-    this.atMaxUnlogged = 0;
+    this.control.spawnForQueue();
   }
 
   /** Gives a worker with free slots the oldest waiting requests, then parks it if a slot is left. */
@@ -450,7 +338,7 @@ export class Pool extends EventEmitter<PoolEvents> {
     if (worker.active === 0) {
       worker.state = 'idle';
       worker.lastUsedAt = this.clock.now();
-      this.atMax = false;
+      this.control.workerIdle();
     }
     if (worker.hasFreeSlot) this.idle.park(worker);
   }
@@ -465,9 +353,9 @@ export class Pool extends EventEmitter<PoolEvents> {
     const reason = worker.slots === 1 ? retireAfterRequest(workerView(worker), this.options.scaling, this.clock.now()) : undefined;
     if (reason) {
       this.children.retire(worker, reason);
-      if (reason === 'max-requests' || reason === 'lifetime') this.spawnForRecycling();
+      if (reason === 'max-requests' || reason === 'lifetime') this.control.spawnForRecycling();
       // Deliberate recycling must not slow the pool (mod_fcgid: 51 s for 25 requests).
-      this.spawnForQueue();
+      this.control.spawnForQueue();
       return;
     }
     this.offer(worker);
