@@ -137,14 +137,19 @@ export class FakeLauncher implements WorkerLauncher {
     return new Promise((resolve) => this.waiters.push({ n, resolve }));
   }
 
+  /** Every new process exits 1 before it accepts (a broken binary, a bad configuration). */
+  crashAtStart = false;
+
   spawn(options: WorkerSpawnOptions): ChildProcess {
     const p = new FakeProcess(options);
     this.processes.push(p);
+    if (this.crashAtStart) setImmediate(() => p.exit(1));
     return p;
   }
 
-  /** Ready at once (the real one watches /proc for accept() on fd 0). */
+  /** Ready at once (the real one watches /proc for accept() on fd 0); never, for a process crashing at start. */
   waitReady(): { promise: Promise<unknown>; cancel: () => void } {
+    if (this.crashAtStart) return { promise: new Promise(() => undefined), cancel: () => undefined };
     return { promise: Promise.resolve('accepting'), cancel: () => undefined };
   }
 

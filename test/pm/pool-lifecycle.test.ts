@@ -206,4 +206,28 @@ describe('Pool on a fake clock', () => {
     expect(launcher.live()).toHaveLength(0);
     await expect(pool.destroy()).resolves.toBeUndefined();
   });
+
+  test('crash loop: three deaths at start answer 503 and back off; a trial spawn after 1 s recovers', async () => {
+    const { pool, clock, launcher } = makePool({});
+    launcher.crashAtStart = true;
+    pool.start();
+    const first = send(pool);
+    await clock.advance(0);
+    expect(launcher.processes).toHaveLength(3);
+    expect(first.error?.code).toBe('FCGIPM_ERR_SPAWN');
+    expect(first.error?.httpStatus).toBe(503);
+    // Backing off: the next request is answered at once, nothing is started for it.
+    const second = send(pool);
+    await clock.advance(0);
+    expect(second.error?.code).toBe('FCGIPM_ERR_SPAWN');
+    expect(launcher.processes).toHaveLength(3);
+    // The app is fixed; once the back-off has passed, one trial spawn serves.
+    launcher.crashAtStart = false;
+    await clock.advance(1_000);
+    const third = send(pool);
+    await clock.advance(0);
+    expect(third).toMatchObject({ body: 'ok', error: undefined });
+    expect(launcher.processes).toHaveLength(4);
+    expect(pool.snapshot()).toMatchObject({ responses503: 2, exited: { crash: 3 } });
+  });
 });
