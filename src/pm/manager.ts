@@ -7,9 +7,11 @@ import type { IpcDir } from '../spawn/ipc-dir';
 import type { WorkerExit } from '../spawn/worker-process';
 import type { RetireReason } from './worker';
 import { pickVictim } from './policy/scaling';
+import { REAL_CLOCK, type Clock } from './clock';
 import { Pool, type PoolHost, type PoolSnapshot } from './pool';
 import { classKey } from './class-key';
 import { resolvePoolOptions, type PoolOptions, type PoolOptionsInput } from './pool-options';
+import type { WorkerLauncher } from './worker-launcher';
 
 export interface ManagerOptions {
   /** Live worker processes allowed across all pools (FcgidMaxProcesses, php-fpm process.max). */
@@ -66,11 +68,14 @@ export class Manager extends EventEmitter<ManagerEvents> implements PoolHost {
   private readonly log: Logger;
   private readonly pools = new Map<string, Pool>();
   private readonly classes = new Map<string, Pool>();
-  private readonly startedAt = Date.now();
+  private readonly clock: Clock;
+  private readonly launcher: WorkerLauncher | undefined;
+  private readonly startedAt: number;
   private generationNo = 1;
   private started = false;
 
-  constructor(deps: { ipcDir: IpcDir; logger: Logger }, options: Partial<ManagerOptions> = {}) {
+  /** deps.clock and deps.launcher reach every pool (tests pass fakes; default the real ones). */
+  constructor(deps: { ipcDir: IpcDir; logger: Logger; clock?: Clock; launcher?: WorkerLauncher }, options: Partial<ManagerOptions> = {}) {
     super();
     const maxProcesses = options.maxProcesses ?? MANAGER_DEFAULTS.maxProcesses;
     if (!Number.isInteger(maxProcesses) || maxProcesses < 1) {
@@ -79,6 +84,9 @@ export class Manager extends EventEmitter<ManagerEvents> implements PoolHost {
     this.options = { maxProcesses };
     this.ipcDir = deps.ipcDir;
     this.log = deps.logger;
+    this.clock = deps.clock ?? REAL_CLOCK;
+    this.launcher = deps.launcher;
+    this.startedAt = this.clock.now();
   }
 
   get generation(): number {
@@ -90,7 +98,13 @@ export class Manager extends EventEmitter<ManagerEvents> implements PoolHost {
     // Refused when the pool is made (at start-up for the configured ones), not at each spawn.
     const refusal = rootRefusal(options);
     if (refusal !== undefined) throw new SpawnError(refusal);
-    const pool = new Pool(options, { ipcDir: this.ipcDir, logger: this.log, host: this });
+    const pool = new Pool(options, {
+      ipcDir: this.ipcDir,
+      logger: this.log,
+      host: this,
+      clock: this.clock,
+      ...(this.launcher ? { launcher: this.launcher } : {}),
+    });
     this.pools.set(options.name, pool);
     const name = options.name;
     pool.on('worker-start', (pid) => this.emit('worker-start', name, pid));
@@ -167,6 +181,11 @@ export class Manager extends EventEmitter<ManagerEvents> implements PoolHost {
   /** Graceful stop of every pool (see Pool.close). Idempotent. */
   async close(drainTimeoutMs?: number): Promise<void> {
     await Promise.all([...this.pools.values()].map((p) => p.close(drainTimeoutMs)));
+  }
+
+  /** Stops every pool now (see Pool.destroy). Idempotent. */
+  async destroy(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.destroy()));
   }
 
   // ---- PoolHost --------------------------------------------------------------------------

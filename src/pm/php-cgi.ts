@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { InvalidArgumentError } from '../errors';
-import type { PoolOptions } from './pool-options';
 
 /** php-cgi, php-cgi8.2, php8.2-cgi, php-cgi.exe: the binaries Debian and others ship. */
 export function isPhpCgi(command: string): boolean {
@@ -26,7 +25,20 @@ function positiveInt(name: string, text: string): number {
  *   handed a request it will drop; PHP_FCGI_MAX_REQUESTS is raised to at least the pool's.
  * A worker that exits anyway while a request was on its way is replayed (pool.ts).
  */
-export function adjustForPhpCgi(options: PoolOptions): PoolOptions {
+/** The fields of a pool's options that php-cgi's handling reads and changes. */
+export interface PhpCgiFields {
+  readonly command: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly slots: number;
+  readonly probeSlots: boolean;
+  readonly scaling: { readonly maxRequestsPerProcess: number };
+}
+
+/**
+ * The options adjusted for php-cgi (any other command: unchanged). Generic over the options
+ * type, so this file needs nothing from pool-options.ts, which calls it.
+ */
+export function adjustForPhpCgi<T extends PhpCgiFields>(options: T): T {
   if (!isPhpCgi(options.command)) return options;
   const env: Record<string, string> = { ...options.env };
   env.PHP_FCGI_CHILDREN ??= '0';

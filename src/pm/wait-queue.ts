@@ -1,4 +1,5 @@
 import { QueueFullError, QueueTimeoutError } from '../errors';
+import { REAL_CLOCK, type Clock, type TimerHandle } from './clock';
 
 export interface WaitQueueOptions<T> {
   /** Most entries held at once; a push beyond it is refused with QueueFullError. */
@@ -6,8 +7,8 @@ export interface WaitQueueOptions<T> {
   /** How long an entry may wait; then onTimeout gets it with a QueueTimeoutError. */
   readonly timeoutMs: number;
   readonly onTimeout: (value: T, err: QueueTimeoutError) => void;
-  /** Clock in ms, injectable for tests. */
-  readonly now?: () => number;
+  /** Time and deadline timers (default: the real clock). */
+  readonly clock?: Clock;
 }
 
 export interface Waiter<T> {
@@ -16,7 +17,7 @@ export interface Waiter<T> {
 }
 
 interface Entry<T> extends Waiter<T> {
-  timer: NodeJS.Timeout | undefined;
+  timer: TimerHandle | undefined;
   live: boolean;
 }
 
@@ -30,7 +31,7 @@ interface Entry<T> extends Waiter<T> {
  */
 export class WaitQueue<T> {
   private readonly options: WaitQueueOptions<T>;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private items: Array<Entry<T> | undefined> = [];
   private head = 0;
   private live = 0;
@@ -38,7 +39,7 @@ export class WaitQueue<T> {
 
   constructor(options: WaitQueueOptions<T>) {
     this.options = options;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? REAL_CLOCK;
   }
 
   /** Entries waiting now. */
@@ -56,8 +57,8 @@ export class WaitQueue<T> {
     if (!front && this.live >= this.options.maxLength) {
       return new QueueFullError(`wait queue is full (${this.options.maxLength} requests waiting)`);
     }
-    const entry: Entry<T> = { value, enqueuedAt: this.now(), timer: undefined, live: true };
-    entry.timer = setTimeout(() => this.expire(entry), this.options.timeoutMs);
+    const entry: Entry<T> = { value, enqueuedAt: this.clock.now(), timer: undefined, live: true };
+    entry.timer = this.clock.setTimeout(() => this.expire(entry), this.options.timeoutMs);
     if (front) {
       this.compact();
       this.items.unshift(entry);
@@ -101,7 +102,7 @@ export class WaitQueue<T> {
 
   private settle(entry: Entry<T>): void {
     entry.live = false;
-    if (entry.timer) clearTimeout(entry.timer);
+    if (entry.timer) this.clock.clearTimeout(entry.timer);
     entry.timer = undefined;
     this.live -= 1;
   }
@@ -109,7 +110,7 @@ export class WaitQueue<T> {
   private expire(entry: Entry<T>): void {
     if (!entry.live) return;
     this.settle(entry);
-    const waited = this.now() - entry.enqueuedAt;
+    const waited = this.clock.now() - entry.enqueuedAt;
     this.options.onTimeout(
       entry.value,
       new QueueTimeoutError(`no worker became free within ${this.options.timeoutMs} ms (waited ${waited} ms)`),

@@ -1,9 +1,9 @@
-import type { Connection } from '../client/connection';
-import type { WorkerProcess } from '../spawn/worker-process';
+import type { TimerHandle } from './clock';
 import type { RetireReason as PolicyRetireReason } from './policy/scaling';
+import type { WorkerState } from './policy/snapshot';
+import type { ChildProcess, WorkerConnection } from './worker-launcher';
 
-/** The scoreboard states of /status.json (docs/config.md, the admin listener). */
-export type WorkerState = 'starting' | 'idle' | 'busy' | 'draining';
+export type { WorkerState };
 
 /**
  * Why a worker was asked to leave: the policy's reasons (idle-timeout, lifetime,
@@ -32,8 +32,10 @@ export interface CurrentRequest {
  */
 export class Worker {
   readonly id: number;
-  readonly process: WorkerProcess;
+  readonly process: ChildProcess;
   readonly generation: number;
+  /** When it was spawned, on the pool's clock (lifetime and crash checks count from it). */
+  readonly startedAt: number;
   state: WorkerState = 'starting';
   /** It was seen accepting connections (readiness), so a death now is not a start failure. */
   becameReady = false;
@@ -49,21 +51,22 @@ export class Worker {
   active = 0;
   /** It sits in the pool's stack of workers with a free slot. */
   parked = false;
-  /** Further processes accepting on the same socket (processesPerSocket > 1). */
-  readonly siblings = new Set<WorkerProcess>();
+  /** Further processes accepting on the same socket (processesPerSocket > 1), with their start times. */
+  readonly siblings = new Map<ChildProcess, number>();
   /** Kept (FCGI_KEEP_CONN) connections not carrying a request; at most one per slot. */
-  readonly idleConnections: Connection[] = [];
+  readonly idleConnections: WorkerConnection[] = [];
   /** The request it started most recently, while any runs. */
   current: CurrentRequest | undefined;
   retireReason: RetireReason | undefined;
-  killTimer: NodeJS.Timeout | undefined;
+  killTimer: TimerHandle | undefined;
   cancelReadiness: (() => void) | undefined;
 
-  constructor(id: number, process: WorkerProcess, generation: number) {
+  constructor(id: number, process: ChildProcess, generation: number, startedAt: number) {
     this.id = id;
     this.process = process;
     this.generation = generation;
-    this.lastUsedAt = process.startedAt;
+    this.startedAt = startedAt;
+    this.lastUsedAt = startedAt;
   }
 
   get pid(): number | undefined {

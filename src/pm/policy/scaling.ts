@@ -74,7 +74,7 @@ export function spawnForRecycle(view: PoolView, options: ScalingOptions, budget:
  *   retire it between two requests instead;
  * - 'generation' when `currentGeneration` is given and the worker is of another (a reload
  *   happened while it was busy).
- * Never held back by the floor: the floor fill replaces it.
+ * Never held back by the floor: spawnForRecycle replaces it.
  */
 export function retireAfterRequest(
   worker: WorkerView,
@@ -95,8 +95,10 @@ export function retireAfterRequest(
  * 1. retire 'generation': idle workers of older generations, by id — a safety net, the
  *    mechanism normally drains them itself at reload.
  * 2. retire 'lifetime': current idle workers at least lifetimeMs old, oldest first. These may
- *    go below the floor — the floor fill below replaces them in the same result. (mod_fcgid
- *    skips them at the floor, so a min-sized pool never recycles.)
+ *    go below the floor — the floor fill below replaces them in the same result when
+ *    maxProcesses leaves room; at the max (retired workers count until they exit) the
+ *    mechanism replaces them at once with spawnForRecycle. (mod_fcgid skips them at the
+ *    floor, so a min-sized pool never recycles.)
  * 3. retire 'idle-timeout' (ondemand, dynamic): current idle workers idle at least
  *    idleTimeoutMs, longest idle first, while the serving count stays above the floor — and,
  *    in dynamic mode, while more than minSpare spares remain (else step 7 would respawn them

@@ -5,11 +5,11 @@
  */
 
 /** The scoreboard states of /status.json (docs/config.md, the admin listener). */
-export type WorkerPhase = 'starting' | 'idle' | 'busy' | 'draining';
+export type WorkerState = 'starting' | 'idle' | 'busy' | 'draining';
 
 export interface WorkerView {
   readonly id: number;
-  readonly phase: WorkerPhase;
+  readonly phase: WorkerState;
   readonly startedAt: number;
   /** When it last became idle; undefined unless idle (an idle worker without one counts from startedAt). */
   readonly idleSince: number | undefined;

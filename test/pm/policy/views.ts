@@ -1,12 +1,12 @@
 import { resolveScalingOptions, type ScalingOptions } from '../../../src/pm/policy/options';
 import type { PolicyAction } from '../../../src/pm/policy/scaling';
-import type { PoolView, WorkerPhase, WorkerView } from '../../../src/pm/policy/snapshot';
+import type { PoolView, WorkerState, WorkerView } from '../../../src/pm/policy/snapshot';
 
 /** Builders for policy snapshots: plain numbers, a fake clock that is just `now`. */
 
 let seq = 1000;
 
-export function w(phase: WorkerPhase, over: Partial<WorkerView> = {}): WorkerView {
+export function w(phase: WorkerState, over: Partial<WorkerView> = {}): WorkerView {
   return {
     id: over.id ?? ++seq,
     phase,
