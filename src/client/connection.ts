@@ -169,8 +169,8 @@ export class Connection {
     this.pipeBody(active, body.kind === 'file' ? fs.createReadStream(body.path) : body.stream);
   }
 
-  /** Stop reading the app's output (the HTTP client is slow); the IO timeout is off meanwhile. */
-  pauseResponse(): void {
+  /** Stop reading the app's output (its handler said so); the IO timeout is off meanwhile. */
+  private pauseResponse(): void {
     if (this.active && !this.active.paused) {
       this.active.paused = true;
       this.socket.setTimeout(0);
@@ -178,6 +178,7 @@ export class Connection {
     }
   }
 
+  /** The handler that returned false from onStdout can take output again. */
   resumeResponse(): void {
     if (this.active?.paused) {
       this.active.paused = false;
@@ -260,7 +261,7 @@ export class Connection {
       case RecordType.STDOUT:
         if (record.content.length > 0) {
           active.responseStarted = true;
-          active.handler.onStdout(record.content);
+          if (!active.handler.onStdout(record.content)) this.pauseResponse();
         }
         return;
       case RecordType.STDERR:

@@ -44,7 +44,12 @@ export interface EndRequest {
  * reports through its own channel.
  */
 export interface ResponseHandler {
-  onStdout(chunk: Buffer): void;
+  /**
+   * A piece of the app's output. Back-pressure is the return value, as undici's onData: false
+   * means "no more for now" — the connection stops reading the app (its IO timeout off) until
+   * the holder of the request calls resumeResponse(). true: keep it coming.
+   */
+  onStdout(chunk: Buffer): boolean;
   onStderr(chunk: Buffer): void;
   onEnd(end: EndRequest): void;
   onError(err: FcgipmError): void;

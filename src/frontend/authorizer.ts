@@ -84,27 +84,29 @@ class AuthResponse implements ResponseHandler {
 
   constructor(private readonly settle: (outcome: AuthOutcome | FcgipmError) => void) {}
 
-  onStdout(chunk: Buffer): void {
+  /** An authorizer's answer is small and read whole: its output never waits. */
+  onStdout(chunk: Buffer): boolean {
     this.bytes += chunk.length;
     if (this.bytes > MAX_AUTH_RESPONSE_BYTES) {
       this.handle?.abort();
       this.settle(new LimitError(`authorizer answer exceeds ${MAX_AUTH_RESPONSE_BYTES} bytes`, MAX_AUTH_RESPONSE_BYTES));
-      return;
+      return true;
     }
     if (this.head) {
       this.body.push(chunk);
-      return;
+      return true;
     }
     const r = this.parser.push(chunk);
     if ('error' in r) {
       this.handle?.abort();
       this.settle(r.error);
-      return;
+      return true;
     }
     if (r.done) {
       this.head = r.head;
       if (r.rest.length > 0) this.body.push(r.rest);
     }
+    return true;
   }
 
   onStderr(): void {

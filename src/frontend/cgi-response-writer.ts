@@ -45,21 +45,19 @@ export class CgiResponseWriter implements ResponseHandler {
     this.parser = new CgiHeaderParser({ maxHeaderBytes: options.maxHeaderBytes });
   }
 
-  onStdout(chunk: Buffer): void {
-    if (this.finished) return;
-    if (this.headDone) {
-      this.writeBody(chunk);
-      return;
-    }
+  /** false while the client is slow: the worker's output waits until its 'drain'. */
+  onStdout(chunk: Buffer): boolean {
+    if (this.finished) return true;
+    if (this.headDone) return this.writeBody(chunk);
     const r = this.parser.push(chunk);
     if ('error' in r) {
       this.handle?.abort();
       this.fail(r.error);
-      return;
+      return true;
     }
-    if (!r.done) return;
+    if (!r.done) return true;
     this.headDone = true;
-    if (this.writeHead(r.head) && r.rest.length > 0) this.writeBody(r.rest);
+    return this.writeHead(r.head) && r.rest.length > 0 ? this.writeBody(r.rest) : true;
   }
 
   onStderr(): void {
@@ -139,7 +137,8 @@ export class CgiResponseWriter implements ResponseHandler {
     return true;
   }
 
-  private writeBody(chunk: Buffer): void {
+  /** Writes to the client; false when its buffer is full (resumeResponse() on 'drain'). */
+  private writeBody(chunk: Buffer): boolean {
     const res = this.o.res;
     if (!this.corked) {
       // The pieces of one socket read from the app (the end of one STDOUT record, the start of
@@ -157,15 +156,16 @@ export class CgiResponseWriter implements ResponseHandler {
       this.finished = true;
       this.handle?.abort();
       res.destroy();
-      return;
+      return true;
     }
-    if (!ok && !this.waitingDrain) {
+    if (ok) return true;
+    if (!this.waitingDrain) {
       this.waitingDrain = true;
-      this.handle?.pauseResponse();
       res.once('drain', () => {
         this.waitingDrain = false;
         this.handle?.resumeResponse();
       });
     }
+    return false;
   }
 }

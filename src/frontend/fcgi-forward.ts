@@ -144,14 +144,16 @@ function dispatch(
   const handler: ResponseHandler = {
     onStdout(chunk) {
       sent = true;
-      if (!res.stdout(chunk) && !paused) {
+      if (res.stdout(chunk)) return true;
+      // The web server reads slowly: no more from the app until its socket drains.
+      if (!paused) {
         paused = true;
-        ref.handle?.pauseResponse();
         res.onDrain(() => {
           paused = false;
           ref.handle?.resumeResponse();
         });
       }
+      return false;
     },
     onStderr(chunk) {
       // php-fpm passes the app's stderr on; nginx logs it as "FastCGI sent in stderr".

@@ -171,7 +171,7 @@ export class HandoffFrontend {
     });
     const log = this.o.logger;
     const handler: ResponseHandler = {
-      onStdout: () => undefined,
+      onStdout: () => true,
       onStderr: () => undefined,
       onEnd: (_end: EndRequest) => {
         log.debug({ reqId: id }, 'handed-off connection done');

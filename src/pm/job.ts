@@ -17,8 +17,10 @@ export interface RequestInfo {
 export interface DispatchHandle {
   /** The client went away: drop the request from the queue, or close its worker connection. */
   abort(): void;
-  /** Back-pressure from the client: stop / restart reading the app's output. */
-  pauseResponse(): void;
+  /**
+   * After the handler's onStdout returned false (the client is slow): the client can take the
+   * app's output again.
+   */
   resumeResponse(): void;
   /** The pool's name, for the access log. */
   readonly pool: string;
@@ -92,10 +94,6 @@ export class JobHandle implements DispatchHandle {
 
   abort(): void {
     this.owner.abortJob(this.job);
-  }
-
-  pauseResponse(): void {
-    this.job.connection?.pauseResponse();
   }
 
   resumeResponse(): void {

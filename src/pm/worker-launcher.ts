@@ -18,7 +18,7 @@ export interface ChildProcess {
 /** What the pool uses of a FastCGI connection to a worker (client/connection.ts). */
 export type WorkerConnection = Pick<
   Connection,
-  'reusable' | 'closedByPeer' | 'request' | 'pauseResponse' | 'resumeResponse' | 'abort' | 'close' | 'destroy'
+  'reusable' | 'closedByPeer' | 'request' | 'resumeResponse' | 'abort' | 'close' | 'destroy'
 >;
 
 /**

@@ -59,7 +59,10 @@ function run(conn: Connection): Promise<{ stdout: string; end?: EndRequest; erro
   return new Promise((resolve) => {
     let stdout = '';
     const h: ResponseHandler = {
-      onStdout: (c) => (stdout += c.toString()),
+      onStdout: (c) => {
+        stdout += c.toString();
+        return true;
+      },
       onStderr: () => undefined,
       onEnd: (end) => resolve({ stdout, end }),
       onError: (error) => resolve({ stdout, error }),
@@ -127,4 +130,48 @@ test('a peer that stays silent past ioTimeoutMs gives IoTimeoutError (504)', asy
   expect(error).toBeInstanceOf(IoTimeoutError);
   expect(error?.httpStatus).toBe(504);
   expect(conn.reusable).toBe(false);
+});
+
+test('back-pressure is onStdout returning false: nothing more arrives until resumeResponse(), then the rest in order', async () => {
+  // The peer answers in three writes, a tick apart, each a whole STDOUT record.
+  await peer((socket, id) => {
+    const parts = ['Status: 200\r\n\r\none', 'two', 'three'];
+    const next = (): void => {
+      const part = parts.shift();
+      if (part === undefined) {
+        socket.write(Buffer.concat([encodeStream(RecordType.STDOUT, id, Buffer.alloc(0)), encodeEndRequest(id, 0, 0)]));
+        return;
+      }
+      socket.write(encodeStream(RecordType.STDOUT, id, Buffer.from(part)));
+      setTimeout(next, 20);
+    };
+    next();
+  });
+  const conn = await connect();
+  const seen: string[] = [];
+  let ended = false;
+  conn.request(REQUEST, {
+    // "Slow client": take the first piece, then ask for no more.
+    onStdout: (c) => {
+      seen.push(c.toString());
+      return seen.length > 1;
+    },
+    onStderr: () => undefined,
+    onEnd: () => (ended = true),
+    onError: () => (ended = true),
+  });
+  await new Promise<void>((resolve) => {
+    const poll = (): void => (seen.length > 0 ? resolve() : void setImmediate(poll));
+    poll();
+  });
+  // The peer wrote everything long ago; none of it reached the handler while paused.
+  await new Promise((r) => setTimeout(r, 200));
+  expect(seen).toEqual(['Status: 200\r\n\r\none']);
+  expect(ended).toBe(false);
+  conn.resumeResponse();
+  await new Promise<void>((resolve) => {
+    const poll = (): void => (ended ? resolve() : void setTimeout(poll, 5));
+    poll();
+  });
+  expect(seen.join('')).toBe('Status: 200\r\n\r\nonetwothree');
 });

@@ -172,7 +172,7 @@ function request(conn: Connection, req: FcgiRequest): Promise<ClientResult> {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     conn.request(req, {
-      onStdout: (c) => out.push(Buffer.from(c)),
+      onStdout: (c) => out.push(Buffer.from(c)) > 0,
       onStderr: (c) => err.push(Buffer.from(c)),
       onEnd: (end) => resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), end }),
       onError: (e: FcgipmError) => reject(e),

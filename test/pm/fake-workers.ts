@@ -98,7 +98,6 @@ export class FakeConnection implements WorkerConnection {
     if (this.launcher.autoAnswer) setImmediate(() => sent.answer());
   }
 
-  pauseResponse(): void {}
   resumeResponse(): void {}
 
   abort(): void {

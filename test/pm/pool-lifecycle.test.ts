@@ -24,7 +24,10 @@ interface Outcome {
 function handler(): { h: ResponseHandler; out: Outcome } {
   const out: Outcome = { body: '', end: undefined, error: undefined };
   const h: ResponseHandler = {
-    onStdout: (c) => (out.body += c.toString()),
+    onStdout: (c) => {
+      out.body += c.toString();
+      return true;
+    },
     onStderr: () => undefined,
     onEnd: (e) => (out.end = e),
     onError: (e) => (out.error = e),
