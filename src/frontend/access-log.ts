@@ -130,6 +130,14 @@ export class AccessLog {
     return this.closing;
   }
 
+  /** Closes the file at once; lines not yet written are dropped. Idempotent. close() keeps them. */
+  destroy(): void {
+    clearInterval(this.flushTimer);
+    this.batch = '';
+    this.closing ??= Promise.resolve();
+    this.out.destroy();
+  }
+
   /** Hands the batch to the destination, which writes it now or right after its current write. */
   private push(): void {
     // Combined lines are ASCII (every other byte is escaped); JSON lines may hold UTF-8.

@@ -306,6 +306,14 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     }
   }
 
+  /**
+   * Kills the worker at once (SIGKILL, no grace); its socket and descriptors are released when
+   * the exit is seen, as for any exit. Idempotent. kill('SIGTERM') is the graceful way.
+   */
+  destroy(): void {
+    this.kill('SIGKILL');
+  }
+
   private settle(exit: WorkerExit): void {
     if (this.settling) return;
     this.settling = true;

@@ -2,6 +2,11 @@
  * The access log's line formats: Apache's combined format byte for byte (time stamp, "-" for
  * what is missing, ap_escape_logitem's escaping), fcgipm's appended fields, and the JSON lines.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { AccessLog } from '../../src/frontend/access-log';
+import { silentLogger } from '../../src/log';
+import { tempDir } from '../helpers/fixtures';
 import { clfTime, escapeLogItem, formatClfTime, formatCombined, formatJson, type AccessEntry } from '../../src/frontend/access-log-format';
 
 // Apache's documentation example is 10/Oct/2000:13:55:36 -0700.
@@ -114,3 +119,23 @@ describe('json', () => {
     expect((JSON.parse(text) as { uri: string }).uri).toBe('/x\n{"status":200}');
   });
 });
+
+test('AccessLog: close() writes every buffered line; destroy() closes at once and drops them; both idempotent', async () => {
+  // Left to the run's temp root (test/helpers/temp-root.js): a destination destroyed while it
+  // was still opening finishes its open (and close) in the background.
+  const d = tempDir('fcgipm-access-');
+  const kept = new AccessLog({ destination: path.join(d, 'kept.log'), format: 'combined', logger: silentLogger() });
+  kept.write(entry());
+  await kept.close();
+  await kept.close();
+  expect(fs.readFileSync(path.join(d, 'kept.log'), 'utf8').split('\n').filter(Boolean)).toHaveLength(1);
+
+  const dropped = new AccessLog({ destination: path.join(d, 'dropped.log'), format: 'combined', logger: silentLogger() });
+  dropped.write(entry());
+  dropped.destroy();
+  dropped.destroy();
+  await dropped.close();
+  dropped.write(entry());
+  expect(fs.readFileSync(path.join(d, 'dropped.log'), 'utf8')).toBe('');
+});
+

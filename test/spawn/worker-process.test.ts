@@ -302,3 +302,20 @@ describe('output capture', () => {
     }
   });
 });
+
+describe('destroy()', () => {
+  test('kills a worker that ignores SIGTERM at once, releases its socket, and is idempotent', async () => {
+    const stubborn = writeScript('stubborn', "trap '' TERM\nwhile :; do sleep 1; done");
+    const w = start({ command: stubborn });
+    const socket = w.socketPath;
+    await new Promise((r) => setTimeout(r, 200));
+    w.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(w.alive).toBe(true);
+    w.destroy();
+    w.destroy();
+    const exit = await w.exited;
+    expect(exit.signal).toBe('SIGKILL');
+    expect(fs.existsSync(socket)).toBe(false);
+  });
+});
