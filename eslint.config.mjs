@@ -15,7 +15,7 @@ const LAYERS = [
   { folder: 'client', may: ['protocol', 'spawn/native', ...SHARED] },
   { folder: 'spawn', may: ['protocol', ...SHARED] },
   // The pure rules of scaling, reaping and crash loops: nothing but values in, actions out.
-  { folder: 'pm/policy', may: ['errors'] },
+  { folder: 'pm/policy', may: ['errors', 'defaults'] },
   { folder: 'pm', may: ['client', 'spawn', ...SHARED] },
   { folder: 'config', may: ['errors', 'defaults'] },
   { folder: 'frontend', may: ['pm', 'client', 'protocol', 'spawn/native', ...SHARED] },

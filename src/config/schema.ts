@@ -5,7 +5,7 @@
  * docs/config.md's key table is printed from it (scripts/config-doc.js), so the three cannot
  * disagree.
  */
-import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_IPC_DIR, DEFAULT_MAX_PROCESSES } from '../defaults';
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_IPC_DIR, DEFAULT_MAX_PROCESSES, POOL_SETTING_DEFAULTS as D } from '../defaults';
 import type { PoolSettings } from './types';
 
 /** Where a key may be written. `pool` keys go wherever process settings are allowed. */
@@ -95,10 +95,13 @@ const ACCESS_LOG_FORMAT_NAMES: readonly string[] = ['combined', 'json'];
 
 export type PoolKey = Omit<KeySpec, 'section' | 'field'>;
 
+/** A default in ms as the docs write it: seconds, the unit of the YAML value. */
+const seconds = (ms: number): string => String(ms / 1000);
+
 /**
  * One entry per PoolSettings field: the mapped type makes the compiler reject a field of
- * PoolSettings that has no YAML key here. Defaults in `defaultText` are those of
- * src/pm/pool-options.ts and src/pm/policy/options.ts (test/config/schema.test.ts compares).
+ * PoolSettings that has no YAML key here. Defaults in `defaultText` come from src/defaults.ts,
+ * the numbers the pool layer applies (test/config/schema.test.ts compares them too).
  */
 export const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey } = {
   mode: {
@@ -106,7 +109,7 @@ export const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey 
     flag: '--mode',
     type: 'enum',
     values: ['ondemand', 'dynamic', 'static'],
-    defaultText: 'ondemand',
+    defaultText: D.mode,
     doc: 'ondemand: spawn when a request waits, retire when idle; dynamic: keep minSpare..maxSpare idle; static: always maxProcesses',
     modFcgid: '— (always on demand)',
     phpFpm: 'pm',
@@ -116,7 +119,7 @@ export const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey 
     flag: '--min',
     type: 'integer',
     min: 0,
-    defaultText: '0',
+    defaultText: String(D.minProcesses),
     doc: 'processes started at once and kept, never reaped below (mod_fcgid never prespawns)',
     modFcgid: 'FcgidMinProcessesPerClass',
     phpFpm: 'pm.start_servers',
@@ -136,7 +139,7 @@ export const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey 
     flag: '--min-spare',
     type: 'integer',
     min: 0,
-    defaultText: '1',
+    defaultText: String(D.minSpare),
     doc: 'dynamic: spawn while fewer processes than this are idle',
     modFcgid: '—',
     phpFpm: 'pm.min_spare_servers',
@@ -146,7 +149,7 @@ export const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey 
     flag: '--max-spare',
     type: 'integer',
     min: 0,
-    defaultText: '3',
+    defaultText: String(D.maxSpare),
     doc: 'dynamic: retire idle processes above this many',
     modFcgid: '—',
     phpFpm: 'pm.max_spare_servers',
@@ -156,7 +159,7 @@ export const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey 
     flag: '--idle-timeout',
     type: 'duration',
     zeroOff: true,
-    defaultText: '300',
+    defaultText: seconds(D.idleTimeoutMs),
     doc: 'retire a process idle this long, never below minProcesses; 0 = never',
     modFcgid: 'FcgidIdleTimeout',
     phpFpm: 'pm.process_idle_timeout',
@@ -166,7 +169,7 @@ export const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey 
     flag: '--lifetime',
     type: 'duration',
     zeroOff: true,
-    defaultText: '0',
+    defaultText: seconds(D.lifetimeMs),
     doc: 'retire a process this old, after its current request; 0 = never',
     modFcgid: 'FcgidProcessLifeTime',
     phpFpm: '—',
@@ -176,7 +179,7 @@ export const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey 
     flag: '--max-requests',
     type: 'integer',
     min: 0,
-    defaultText: '0',
+    defaultText: String(D.maxRequestsPerProcess),
     doc: 'retire a process after this many requests; 0 = never',
     modFcgid: 'FcgidMaxRequestsPerProcess',
     phpFpm: 'pm.max_requests',
@@ -185,7 +188,7 @@ export const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey 
     key: 'busyTimeout',
     flag: '--busy-timeout',
     type: 'duration',
-    defaultText: '300',
+    defaultText: seconds(D.busyTimeoutMs),
     doc: 'kill a process whose request runs longer; the client gets 504',
     modFcgid: 'FcgidBusyTimeout',
     phpFpm: 'request_terminate_timeout',
@@ -195,7 +198,7 @@ export const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey 
     flag: '--slow-request-timeout',
     type: 'duration',
     zeroOff: true,
-    defaultText: '0',
+    defaultText: seconds(D.slowRequestTimeoutMs),
     doc: 'count (fcgipm_pool_slow_requests_total, slowRequests) and log a warning for a request that held its process this long or longer; 0 = off',
     modFcgid: '—',
     phpFpm: 'request_slowlog_timeout',
@@ -204,7 +207,7 @@ export const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey 
     key: 'ioTimeout',
     flag: '--io-timeout',
     type: 'duration',
-    defaultText: '40',
+    defaultText: seconds(D.ioTimeoutMs),
     doc: 'answer 504 when the app sends nothing for this long',
     modFcgid: 'FcgidIOTimeout',
     phpFpm: '—',
@@ -213,7 +216,7 @@ export const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey 
     key: 'startupTimeout',
     flag: '--startup-timeout',
     type: 'duration',
-    defaultText: '30',
+    defaultText: seconds(D.startupTimeoutMs),
     doc: 'a new process must accept connections within this',
     modFcgid: '— (counted in FcgidIOTimeout)',
     phpFpm: '—',
@@ -222,7 +225,7 @@ export const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey 
     key: 'queueTimeout',
     flag: '--queue-timeout',
     type: 'duration',
-    defaultText: '30',
+    defaultText: seconds(D.queueTimeoutMs),
     doc: 'answer 503 when no process is free within this',
     modFcgid: '— (fixed ~64 s of polling)',
     phpFpm: '—',
@@ -232,7 +235,7 @@ export const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey 
     flag: '--max-queue',
     type: 'integer',
     min: 0,
-    defaultText: '1024',
+    defaultText: String(D.maxQueue),
     doc: 'requests allowed to wait for a process at once; more get 503 at once',
     modFcgid: '—',
     phpFpm: 'listen.backlog',

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { POOL_SETTING_DEFAULTS as D } from '../defaults';
 import { InvalidArgumentError } from '../errors';
 import type { WorkerLimits } from '../spawn/exec-helper';
 import { resolveScalingOptions, type ScalingOptions } from './policy/options';
@@ -70,13 +71,13 @@ export interface PoolOptionsInput extends Partial<Omit<PoolOptions, 'scaling'>>,
 export const POOL_DEFAULTS = {
   args: [] as readonly string[],
   env: {} as Readonly<Record<string, string>>,
-  maxQueue: 1024,
-  queueTimeoutMs: 30_000,
-  ioTimeoutMs: 40_000,
-  busyTimeoutMs: 300_000,
-  slowRequestTimeoutMs: 0,
+  maxQueue: D.maxQueue,
+  queueTimeoutMs: D.queueTimeoutMs,
+  ioTimeoutMs: D.ioTimeoutMs,
+  busyTimeoutMs: D.busyTimeoutMs,
+  slowRequestTimeoutMs: D.slowRequestTimeoutMs,
   connectTimeoutMs: 3_000,
-  startupTimeoutMs: 30_000,
+  startupTimeoutMs: D.startupTimeoutMs,
   killGraceMs: 5_000,
   keepConn: true,
 } as const;

@@ -41,6 +41,7 @@ const CASES: ReadonlyArray<readonly [string, string, string | undefined]> = [
   // The pure policy has a stricter row than the rest of pm/.
   ['src/pm/policy/layer-probe.ts', '../../spawn/ipc-dir', 'src/pm/policy/'],
   ['src/pm/policy/layer-probe.ts', '../../errors', undefined],
+  ['src/pm/policy/layer-probe.ts', '../../defaults', undefined],
   ['src/config/layer-probe.ts', '../pm/pool', 'src/config/'],
   ['src/config/layer-probe.ts', '../log', 'src/config/'],
   ['src/config/layer-probe.ts', '../errors', undefined],

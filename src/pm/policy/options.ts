@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { POOL_SETTING_DEFAULTS as D } from '../../defaults';
 import { InvalidArgumentError } from '../../errors';
 
 /**
@@ -43,33 +44,20 @@ export interface ScalingOptions {
   readonly maxRequestsPerProcess: number;
 }
 
-/**
- * All defaults in one object. Where they differ from mod_fcgid or php-fpm the comment says
- * why.
- */
+/** The scaling defaults: the settings' own from src/defaults.ts (why each, there), and this layer's. */
 export const SCALING_DEFAULTS: ScalingOptions = {
-  // mod_fcgid has no other mode; php-fpm's ondemand is the same idea with a 1-s reaper.
-  mode: 'ondemand',
-  // php-fpm ondemand starts 0. mod_fcgid's FcgidMinProcessesPerClass defaults to 3 but starts
-  // none; ours really starts them, so the default stays 0 and an idle app costs nothing.
-  minProcesses: 0,
+  mode: D.mode,
+  minProcesses: D.minProcesses,
   // Two per CPU, at least 4: mod_fcgid's 100 per class would overrun a small host, and
   // php-fpm has no default (pm.max_children is mandatory). Read once, at load.
   maxProcesses: Math.max(4, 2 * os.availableParallelism()),
-  // php-fpm has no defaults for the spare bounds (mandatory for dynamic); 1 and 3 keep one
-  // request's worth of warm capacity without holding many idle processes.
-  minSpare: 1,
-  maxSpare: 3,
+  minSpare: D.minSpare,
+  maxSpare: D.maxSpare,
   // pm.max_spawn_rate's default since PHP 8.1.
   maxSpawnRate: 32,
-  // FcgidIdleTimeout's 300 s rather than pm.process_idle_timeout's 10 s: a drop-in for
-  // mod_fcgid should not start cold-starting apps that used to stay warm.
-  idleTimeoutMs: 300_000,
-  // FcgidProcessLifeTime defaults to 3600 s; off here like php-fpm (no such setting): recycling
-  // a healthy worker buys nothing but a cold start. `import-apache` carries the directive over.
-  lifetimeMs: 0,
-  // Off in mod_fcgid and php-fpm alike.
-  maxRequestsPerProcess: 0,
+  idleTimeoutMs: D.idleTimeoutMs,
+  lifetimeMs: D.lifetimeMs,
+  maxRequestsPerProcess: D.maxRequestsPerProcess,
 };
 
 const MODES: readonly ScalingMode[] = ['ondemand', 'dynamic', 'static'];
