@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Config, ListenTarget } from '../config/types';
-import { FcgipmError, InvalidArgumentError } from '../errors';
+import { InvalidArgumentError } from '../errors';
 import { AccessLog } from '../frontend/access-log';
 import { FcgiServer } from '../frontend/fcgi-server';
 import { forwardFastcgi } from '../frontend/fcgi-forward';
@@ -17,7 +17,6 @@ import { IpcDir } from '../spawn/ipc-dir';
 import { reclaimIpcDir } from '../spawn/orphans';
 import { VERSION } from '../version';
 import { refuseUnstartableClasses } from './class-check';
-import { checkExecutable } from './run-server';
 import { listenNamed } from './listen-errors';
 import type { ListenerName } from '../systemd/listen-fds';
 import { lookupGroup, lookupUser } from '../spawn/user-db';
@@ -93,21 +92,13 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
   const pools = new PoolRegistry(manager);
   // The front ends ask this which pool and script a request goes to; a reload swaps its router.
   const resolver = new ConfigResolver(new Router(config), pools);
-  // Apps and wrappers named in the config get their pools now: a command that cannot run is
-  // refused before anything listens, and minProcesses are started at once.
-  for (const spec of resolver.current.configuredSpecs()) {
-    let made: ReturnType<PoolRegistry['poolFor']>;
-    try {
-      checkExecutable(spec.command);
-      made = pools.poolFor(spec);
-    } catch (err) {
-      made = err instanceof FcgipmError ? err : new InvalidArgumentError(String(err));
-    }
-    if (made instanceof FcgipmError) {
-      ipcDir.cleanup();
-      await accessLog?.close();
-      throw made;
-    }
+  // Apps and wrappers named in the config get their pools now (refuseUnstartableClasses above
+  // has checked each can start), so minProcesses are started before anything listens.
+  const failed = resolver.makeConfiguredPools();
+  if (failed) {
+    ipcDir.cleanup();
+    await accessLog?.close();
+    throw failed;
   }
 
   const anyHandoff = (c: Config): boolean => c.sites.some((site) => site.apps.some((app) => app.handoff));
@@ -219,21 +210,15 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
         for (const key of ['accessLog', 'accessLogFormat'] as const) {
           if (next[key] !== config[key]) logger.warn({ key, now: config[key] ?? 'off', configured: next[key] ?? 'off' }, `${key} changed; restart fcgipm to apply it`);
         }
-        const previous = resolver.current.configuredSpecs().map((spec) => pools.peek(spec));
         config = next;
-        resolver.swap(new Router(next));
-        pools.clear();
-        // New generation first: pools made below for the new config start in it.
-        generation = manager.reload();
-        // The new config's apps and wrappers get their pools now (minProcesses warm at once);
-        // pools the old config named and the new one does not are retired gracefully.
-        const current = new Set(resolver.current.configuredSpecs().map((spec) => pools.poolFor(spec)));
-        for (const pool of previous) {
-          if (pool && !current.has(pool)) {
-            const done = manager.retirePool(pool, config.drainTimeoutMs);
-            retiring.add(done);
-            void done.finally(() => retiring.delete(done));
-          }
+        // A new generation, in which the new config's apps and wrappers get their pools at once
+        // (minProcesses warm); pools the old config named and the new one does not are retired
+        // gracefully.
+        const orphaned = resolver.swap(new Router(next), () => (generation = manager.reload()));
+        for (const pool of orphaned) {
+          const done = manager.retirePool(pool, config.drainTimeoutMs);
+          retiring.add(done);
+          void done.finally(() => retiring.delete(done));
         }
       }
       return generation ?? manager.reload();

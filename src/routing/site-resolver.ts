@@ -4,6 +4,7 @@ import { FcgipmError } from '../errors';
 import { AUTH_PHASES, type AuthPhase } from '../frontend/authorizer';
 import type { RequestHead } from '../frontend/handoff-frontend';
 import type { AuthStep, FastcgiResolution, HandoffDecision, Resolution, SiteResolver } from '../frontend/resolution';
+import type { Pool } from '../pm/pool';
 import type { PoolRegistry } from '../pm/pool-registry';
 import type { Router } from './router';
 import type { ScriptRoute } from './route-result';
@@ -36,8 +37,32 @@ export class ConfigResolver implements SiteResolver {
     return this.router;
   }
 
-  swap(router: Router): void {
+  /**
+   * Makes the pool of every app and wrapper the configuration names, so their minProcesses
+   * start at once; the first class whose pool cannot be made is returned.
+   */
+  makeConfiguredPools(): FcgipmError | undefined {
+    for (const spec of this.router.configuredSpecs()) {
+      const made = this.pools.poolFor(spec);
+      if (made instanceof FcgipmError) return made;
+    }
+    return undefined;
+  }
+
+  /**
+   * A reload: `router` (the new configuration) takes over. `newGeneration` runs between
+   * forgetting the old classes and making the new ones, so the new pools start in it. Returns
+   * the pools the old configuration named and the new one does not: the caller retires them
+   * gracefully.
+   */
+  swap(router: Router, newGeneration: () => void = () => undefined): Pool[] {
+    const previous = this.router.configuredSpecs().map((spec) => this.pools.peek(spec));
     this.router = router;
+    this.pools.clear();
+    newGeneration();
+    this.makeConfiguredPools();
+    const current = new Set(router.configuredSpecs().map((spec) => this.pools.peek(spec)));
+    return previous.filter((pool): pool is Pool => pool !== undefined && !current.has(pool));
   }
 
   http(headers: IncomingHttpHeaders, rawPath: string): Resolution {
