@@ -6,7 +6,9 @@ import type { FcgipmError } from '../errors';
 import type { Logger } from '../log';
 import { listenOnFd, listenReusePort, tcpAddress } from './listen-fd';
 import { buildCgiParams, type CgiRequestView } from './cgi-env';
-import type { HandoffDecision } from './resolution';
+import type { HandoffDecision, RequestHead } from './resolution';
+
+export type { RequestHead } from './resolution';
 
 /**
  * The HTTP listener when some app takes handed-off connections (docs/handoff-protocol.md,
@@ -19,14 +21,6 @@ import type { HandoffDecision } from './resolution';
  * Lifecycle: listen() → close() (stops accepting; handed-off connections are the workers').
  */
 
-/** A request head as read off the wire (RFC 9112 §3, §5), enough to route and build variables. */
-export interface RequestHead {
-  readonly method: string;
-  readonly url: string;
-  readonly httpVersion: string;
-  readonly rawHeaders: string[];
-  readonly headers: Record<string, string>;
-}
 
 export interface HandoffFrontendOptions {
   readonly host: string;

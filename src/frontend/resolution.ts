@@ -2,7 +2,6 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Pool } from '../pm/pool';
 import type { AuthPhase } from './authorizer';
 import type { ScriptTarget } from './cgi-env';
-import type { RequestHead } from './handoff-frontend';
 
 /**
  * What the front ends ask of the routing layer, in plain types: a request goes in (its host,
@@ -67,4 +66,13 @@ export interface SiteResolver {
   handoff(head: RequestHead): HandoffDecision;
   /** FastCGI front end: the PARAMS the web server sent. */
   fastcgi(params: ReadonlyMap<string, string>): FastcgiResolution;
+}
+
+/** A request head as read off the wire (RFC 9112 §3, §5), enough to route and build variables. */
+export interface RequestHead {
+  readonly method: string;
+  readonly url: string;
+  readonly httpVersion: string;
+  readonly rawHeaders: string[];
+  readonly headers: Record<string, string>;
 }

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { SiteConfig } from '../config/types';
 import { FcgipmError } from '../errors';
 import { AUTH_PHASES, type AuthPhase } from '../frontend/authorizer';
-import type { RequestHead } from '../frontend/handoff-frontend';
+import type { RequestHead } from '../frontend/resolution';
 import type { AuthStep, FastcgiResolution, HandoffDecision, Resolution, SiteResolver } from '../frontend/resolution';
 import type { Pool } from '../pm/pool';
 import type { PoolRegistry } from '../pm/pool-registry';
