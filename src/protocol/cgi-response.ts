@@ -180,6 +180,12 @@ export class CgiHeaderParser {
       if (!m || code < 100) {
         return new BadCgiHeaderError(`CGI Status is not a 3-digit code 100-999: ${quote(value)}`);
       }
+      // The status a CGI response gives is its final one (RFC 3875 §6.3.3): an informational
+      // 1xx cannot be one, and 101 would have the client switch protocols on a connection the
+      // app does not hold. Relayed, the client waits for a response that never comes.
+      if (code < 200) {
+        return new BadCgiHeaderError(`CGI Status ${code} is informational, not a final status (a CGI response cannot switch protocols): ${quote(value)}`);
+      }
       // Several Status lines: the last one wins, as Apache's CGI header scanner does.
       this.status = code;
       const reason = m[2];

@@ -254,6 +254,18 @@ describe('CGI response headers (RFC 3875 §6)', () => {
     expect(s.server.pool.snapshot().accepted).toBe(2);
   });
 
+  test('an informational Status (101 Switching Protocols, 100) is a 502 at once, not relayed', async () => {
+    const s = await serve('headers');
+    for (const status of ['101', '100']) {
+      const started = Date.now();
+      const r = await httpRequest(`${s.base}/?status=${status}`);
+      expect(r.status).toBe(502);
+      expect(Date.now() - started).toBeLessThan(2000);
+    }
+    // The worker is fine: the next request is served.
+    expect((await httpRequest(`${s.base}/?status=200`)).status).toBe(200);
+  });
+
   test('a header line without a colon is a 502', async () => {
     const s = await serve('headers');
     const r = await httpRequest(`${s.base}/?malformed=1`);

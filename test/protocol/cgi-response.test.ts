@@ -56,7 +56,7 @@ describe('CgiHeaderParser (RFC 3875 §6)', () => {
     ['Status:404', 404, undefined],
     ['status:   503   Service   Unavailable  ', 503, 'Service   Unavailable'],
     ['STATUS: 999 x', 999, 'x'],
-    ['Status: 100', 100, undefined],
+    ['Status: 200', 200, undefined],
     ['Status: 200\t OK', 200, 'OK'],
   ])('%j gives status %i, reason %j, and is not kept in headers', (line, status, reason) => {
     const { head: h } = head(`${line}\nContent-Type: text/plain\n\n`);
@@ -73,6 +73,12 @@ describe('CgiHeaderParser (RFC 3875 §6)', () => {
       expect(err.message).toMatch(/Status is not a 3-digit code 100-999/);
     },
   );
+
+  it.each(['Status: 101 Switching Protocols', 'Status: 100 Continue', 'Status: 199'])('%j (informational) is a BadCgiHeaderError', (line) => {
+    const err = errorOf(`${line}\nUpgrade: websocket\n\nbody`);
+    expect(err).toBeInstanceOf(BadCgiHeaderError);
+    expect(err.message).toMatch(/is informational, not a final status/);
+  });
 
   it('the last Status wins', () => {
     expect(head('Status: 500\nStatus: 302 Found\n\n').head).toMatchObject({ status: 302, reason: 'Found' });
