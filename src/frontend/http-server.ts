@@ -83,6 +83,16 @@ interface Exchange {
  *
  * Lifecycle: listen() → close() (stops accepting, lets in-flight exchanges finish).
  */
+/** How many Host header lines a request has (names in rawHeaders keep their case). */
+function hostCount(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] ?? '';
+    if (name.length === 4 && name.toLowerCase() === 'host') n += 1;
+  }
+  return n;
+}
+
 export class HttpFrontend {
   private readonly o: Required<Omit<HttpFrontendOptions, 'fd' | 'accessLog'>>;
   private readonly fd: number | undefined;
@@ -185,6 +195,12 @@ export class HttpFrontend {
       if (!res.writableFinished) ex.writer?.handle?.abort();
       if (logged) this.logAccess(ex);
     });
+    // RFC 9112 §3.2: a request with more than one Host is answered 400 (nginx does too); Node
+    // keeps the first in req.headers, and which one a site, an app and a proxy believe differs.
+    if (hostCount(req.rawHeaders) > 1) {
+      this.simple(ex, 400, 'more than one Host header');
+      return;
+    }
     this.serve(ex, req.url ?? '/', req.method ?? 'GET', 0);
   }
 

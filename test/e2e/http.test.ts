@@ -4,6 +4,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { httpRequest, parseEnvDump } from '../helpers/http-client';
 import { closeAll, serve } from '../helpers/serve';
@@ -407,3 +408,31 @@ describe('pool behaviour under load and failure', () => {
     expect(fs.readdirSync(s.ipcDir)).toEqual([]);
   });
 });
+
+describe('request heads nginx refuses', () => {
+  /** One raw HTTP/1.1 request; resolves with the status line's code and the whole answer. */
+  function raw(base: string, head: string): Promise<{ status: number; text: string }> {
+    const url = new URL(base);
+    return new Promise((resolve, reject) => {
+      const c = net.connect(Number(url.port), url.hostname, () => c.write(head));
+      const chunks: Buffer[] = [];
+      c.on('data', (d: Buffer) => chunks.push(d));
+      c.on('error', reject);
+      c.on('end', () => {
+        const text = Buffer.concat(chunks).toString('latin1');
+        resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text });
+      });
+    });
+  }
+
+  test('two Host headers: 400, and the app never sees the request', async () => {
+    const s = await serve('hello');
+    const r = await raw(s.base, 'GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n');
+    expect(r.status).toBe(400);
+    expect(r.text).toContain('more than one Host header');
+    expect(s.lines.some((l) => l.msg === 'worker started')).toBe(false);
+    const one = await raw(s.base, 'GET / HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n');
+    expect(one.status).toBe(200);
+  });
+});
+
