@@ -20,6 +20,8 @@ export interface RunArgs {
   readonly fastcgi: ListenTarget | undefined;
   /** --fastcgi-mode OCTAL: the FastCGI Unix socket's permissions (php-fpm's listen.mode). */
   readonly fastcgiMode: number | undefined;
+  /** --fastcgi-pass-proxy: pass the web server's HTTP_PROXY param on (stripped otherwise). */
+  readonly fastcgiPassProxy: boolean;
   /** Pass client sockets to the app (docs/handoff-protocol.md) instead of proxying. */
   readonly handoff: boolean;
   /** SO_REUSEPORT on the HTTP listener: a new fcgipm can start before the old one stops. */
@@ -60,6 +62,8 @@ HTTP through them. COMMAND is found as a shell finds it: a bare name in PATH.
                           unix:/path or HOST:PORT (default off)
   --fastcgi-mode OCTAL    permissions of that Unix socket (default 0660; 0666 lets a web server
                           running as another user connect, php-fpm's listen.mode)
+  --fastcgi-pass-proxy    pass the web server's HTTP_PROXY param (a client's Proxy: header) to
+                          apps; stripped by default (httpoxy)
   --fastcgi-owner USER    owner of that Unix socket (php-fpm's listen.owner; needs root)
   --fastcgi-group GROUP   group of that Unix socket (php-fpm's listen.group)
   --handoff               pass each client connection to the app with SCM_RIGHTS instead of
@@ -132,7 +136,7 @@ export function parseListenAddress(text: string, option: string): ListenAddress 
 }
 
 /** run's options that take no value; every other `--name` takes one (inline or next). */
-const RUN_FLAGS: ReadonlySet<string> = new Set(['--reuse-port', '--handoff', ...POOL_SWITCHES]);
+const RUN_FLAGS: ReadonlySet<string> = new Set(['--reuse-port', '--handoff', '--fastcgi-pass-proxy', ...POOL_SWITCHES]);
 
 /**
  * -h or --help among run's own options: before COMMAND and before a "--", and not the value of
@@ -155,6 +159,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   let admin: ListenAddress | undefined;
   let fastcgi: ListenTarget | undefined;
   let fastcgiMode: number | undefined;
+  let fastcgiPassProxy = false;
   let handoff = false;
   let reusePort = false;
   let frontEnds = 1;
@@ -212,6 +217,10 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
         fastcgiMode = parseInt(v, 8);
         break;
       }
+      case '--fastcgi-pass-proxy':
+        if (inline !== undefined) throw new InvalidArgumentError('--fastcgi-pass-proxy takes no value');
+        fastcgiPassProxy = true;
+        break;
       case '--reuse-port':
         if (inline !== undefined) throw new InvalidArgumentError('--reuse-port takes no value');
         reusePort = true;
@@ -276,6 +285,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     admin,
     fastcgi,
     fastcgiMode,
+    fastcgiPassProxy,
     handoff,
     reusePort,
     frontEnds,

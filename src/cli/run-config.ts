@@ -63,7 +63,7 @@ export function configFromRunArgs(args: RunArgs): Config {
     source: ORIGIN,
     ipcDir: path.resolve(args.ipcDir),
     maxProcesses: DEFAULT_MAX_PROCESSES,
-    listen: { http: tcp(args.http), fastcgi: args.fastcgi, admin: tcp(args.admin), reusePort: args.reusePort, fastcgiMode: args.fastcgiMode ?? 0o660,
+    listen: { http: tcp(args.http), fastcgi: args.fastcgi, admin: tcp(args.admin), reusePort: args.reusePort, fastcgiMode: args.fastcgiMode ?? 0o660, fastcgiPassProxy: args.fastcgiPassProxy,
       ...(args.fastcgiOwner !== undefined ? { fastcgiOwner: args.fastcgiOwner } : {}),
       ...(args.fastcgiGroup !== undefined ? { fastcgiGroup: args.fastcgiGroup } : {}),
     },

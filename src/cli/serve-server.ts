@@ -158,7 +158,7 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
         maxConns: config.maxProcesses,
         maxReqs: config.maxProcesses,
         logger,
-        handler: (req, res) => forwardFastcgi(req, res, { resolve: (params) => resolver.fastcgi(params), logger, accessLog }),
+        handler: (req, res) => forwardFastcgi(req, res, { resolve: (params) => resolver.fastcgi(params), logger, accessLog, passProxy: config.listen.fastcgiPassProxy === true }),
       });
       const f = fastcgi;
       await listenNamed('fastcgi', where(fds.fastcgi, config.listen.fastcgi), () => f.listen());

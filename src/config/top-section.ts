@@ -36,6 +36,7 @@ export function readConfig(src: YamlSource, root: unknown): Config {
     admin: readListen(src, src.need(listenMap, 'listen', 'admin', 'listen')),
     reusePort: readBoolean(src, src.need(listenMap, 'listen', 'reusePort', 'listen')) ?? false,
     fastcgiMode: readUmask(src, src.need(listenMap, 'listen', 'fastcgiMode', 'listen')) ?? 0o660,
+    fastcgiPassProxy: readBoolean(src, src.need(listenMap, 'listen', 'fastcgiPassProxy', 'listen')) ?? false,
     ...readSocketOwner(src, listenMap),
   };
   // What serve cannot listen on is refused here, so that check-config refuses it too.

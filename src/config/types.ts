@@ -146,6 +146,8 @@ export interface Config {
     readonly reusePort: boolean;
     /** Mode of the FastCGI Unix socket (php-fpm listen.mode). */
     readonly fastcgiMode: number;
+    /** Pass the web server's HTTP_PROXY param on to apps (off: stripped, against httpoxy). */
+    readonly fastcgiPassProxy?: boolean;
     /** Owner and group of the FastCGI Unix socket, names or numbers (php-fpm listen.owner, listen.group). */
     readonly fastcgiOwner?: string;
     readonly fastcgiGroup?: string;

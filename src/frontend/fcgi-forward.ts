@@ -24,7 +24,15 @@ export interface ForwardDeps {
   readonly logger: Logger;
   /** A line per request (php-fpm's access.log); none when absent. */
   readonly accessLog?: AccessLog | undefined;
+  /**
+   * Pass the web server's HTTP_PROXY param on (listen.fastcgiPassProxy). Off by default: it is
+   * a client's "Proxy:" header, and apps read HTTP_PROXY as their outgoing proxy (httpoxy).
+   */
+  readonly passProxy?: boolean;
 }
+
+/** The param a web server makes of a client's "Proxy:" header (httpoxy, CVE-2016-5385). */
+const PROXY_PARAM = 'HTTP_PROXY';
 
 /** Params whose value the router decides; everything else goes to the app as the web server sent it. */
 const ROUTED = ['SCRIPT_FILENAME', 'SCRIPT_NAME', 'PATH_INFO'] as const;
@@ -44,11 +52,13 @@ function cgiError(res: FcgiServerResponse, status: number, reason: string, code?
 function paramsFor(
   original: ReadonlyArray<readonly [string, string]>,
   routed: Record<(typeof ROUTED)[number], string>,
+  passProxy: boolean,
 ): Array<readonly [string, string]> {
   const out: Array<readonly [string, string]> = [];
   const seen = new Set<string>();
   for (const pair of original) {
     const name = pair[0];
+    if (name === PROXY_PARAM && !passProxy) continue;
     if (name in routed) {
       if (seen.has(name)) continue;
       seen.add(name);
@@ -67,10 +77,12 @@ function paramsFor(
 function overridden(
   original: ReadonlyArray<readonly [string, string]>,
   overrides: ReadonlyArray<readonly [string, string]>,
+  passProxy: boolean,
 ): Array<readonly [string, string]> {
   const values = new Map(overrides);
   const out: Array<readonly [string, string]> = [];
   for (const pair of original) {
+    if (pair[0] === PROXY_PARAM && !passProxy) continue;
     const value = values.get(pair[0]);
     if (value === undefined) out.push(pair);
     else if (values.delete(pair[0])) out.push([pair[0], value]);
@@ -94,8 +106,8 @@ export function forwardFastcgi(req: FcgiServerRequest, original: FcgiServerRespo
   const pool = route.pool;
   const t = route.target;
   const forwarded = route.keepSplit
-    ? overridden(req.params, route.keepSplit)
-    : paramsFor(req.params, { SCRIPT_FILENAME: t.scriptFilename, SCRIPT_NAME: t.scriptName, PATH_INFO: t.pathInfo });
+    ? overridden(req.params, route.keepSplit, deps.passProxy === true)
+    : paramsFor(req.params, { SCRIPT_FILENAME: t.scriptFilename, SCRIPT_NAME: t.scriptName, PATH_INFO: t.pathInfo }, deps.passProxy === true);
   // A body comes with CONTENT_LENGTH > 0, or without any length (nginx streaming a chunked
   // upload with fastcgi_request_buffering off); an authorizer never gets one (spec §6.3).
   const declared = params.get('CONTENT_LENGTH') ?? '';

@@ -10,7 +10,7 @@ describe('fcgipm run flags as a Config', () => {
       source: 'command line',
       ipcDir: '/run/fcgidsock',
       maxProcesses: 1000,
-      listen: { http: { kind: 'tcp', host: '127.0.0.1', port: 8080 }, fastcgi: undefined, admin: undefined, reusePort: false, fastcgiMode: 0o660 },
+      listen: { http: { kind: 'tcp', host: '127.0.0.1', port: 8080 }, fastcgi: undefined, admin: undefined, reusePort: false, fastcgiMode: 0o660, fastcgiPassProxy: false },
       defaults: {},
       commands: {},
       sites: [
@@ -58,7 +58,7 @@ describe('fcgipm run flags as a Config', () => {
       '--', '/usr/bin/php-cgi', '-d', 'x=1',
     ]);
     const config = configFromRunArgs(args);
-    expect(config.listen).toEqual({ http: undefined, fastcgi: undefined, admin: { kind: 'tcp', host: '127.0.0.1', port: 9180 }, reusePort: false, fastcgiMode: 0o660 });
+    expect(config.listen).toEqual({ http: undefined, fastcgi: undefined, admin: { kind: 'tcp', host: '127.0.0.1', port: 9180 }, reusePort: false, fastcgiMode: 0o660, fastcgiPassProxy: false });
     expect(config.ipcDir).toBe(path.resolve('sock'));
     expect(config.drainTimeoutMs).toBe(10_000);
     expect(config.logLevel).toBe('debug');

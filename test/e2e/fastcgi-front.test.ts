@@ -254,6 +254,43 @@ ProxyPass "/app/" "fcgi://127.0.0.1:${tcpPort}/app/"
     expect(fc.server.fastcgiAddress).toBe(`unix:${sock}`);
   });
 
+  test('HTTP_PROXY from the web server (a client\'s Proxy: header) is stripped, httpoxy; listen.fastcgiPassProxy passes it', async () => {
+    const paramsVia = (socket: string): Promise<Map<string, string>> =>
+      new Promise((resolve, reject) => {
+        execFile(
+          '/usr/bin/cgi-fcgi',
+          ['-bind', '-connect', socket],
+          {
+            env: {
+              REQUEST_METHOD: 'GET',
+              SCRIPT_FILENAME: path.join(www, 'echo.fcgi'),
+              QUERY_STRING: 'env=1',
+              REQUEST_URI: '/echo.fcgi?env=1',
+              HTTP_PROXY: 'http://evil.example:3128',
+              HTTP_X_OTHER: 'kept',
+            },
+          },
+          (err, stdout) => (err ? reject(new Error(err.message)) : resolve(parseEnvDump(stdout.slice(stdout.indexOf('\r\n\r\n') + 4)).params)),
+        );
+      });
+    const stripped = await paramsVia(sock);
+    expect(stripped.get('HTTP_X_OTHER')).toBe('kept');
+    expect(stripped.has('HTTP_PROXY')).toBe(false);
+
+    const dir = sharedDir();
+    await serveConfig(
+      `
+ipcDir: ${dir}/ipc
+listen: { http: "off", fastcgi: "unix:${dir}/pass.sock", fastcgiPassProxy: true }
+sites:
+  - documentRoot: ${www}
+    handlers: [.fcgi]
+`,
+      dir,
+    );
+    expect((await paramsVia(path.join(dir, 'pass.sock'))).get('HTTP_PROXY')).toBe('http://evil.example:3128');
+  });
+
   test('FCGI_GET_VALUES: no multiplexing, connections up to the process cap', async () => {
     const values = await queryValues(sock, CAPACITY_VARIABLES, 2_000);
     expect(values?.get('FCGI_MPXS_CONNS')).toBe('0');
