@@ -39,6 +39,8 @@ export interface RunArgs {
   readonly pool: PoolSettings;
   readonly maxBodyBytes: number | undefined;
   readonly drainTimeoutMs: number;
+  /** --client-header-timeout SEC: the time a client gets to send a request head. */
+  readonly clientHeaderTimeoutMs: number | undefined;
   readonly logLevel: string | undefined;
   /** --log-file PATH: append the log there instead of stdout (reopened on SIGUSR1). */
   readonly logFile: string | undefined;
@@ -99,6 +101,9 @@ HTTP through them. COMMAND is found as a shell finds it: a bare name in PATH.
   --max-queue N           requests allowed to wait at once (default 1024)
   --max-body BYTES        largest request body, else 413 (default 1073741824)
   --drain-timeout SEC     on SIGTERM, time in-flight requests get to finish (default 30)
+  --client-header-timeout SEC
+                          408 for a client that has not sent a whole request head by then
+                          (default 60, nginx's client_header_timeout)
   --env NAME=VALUE        add a variable to the workers' environment (repeatable)
   --user USER             run workers as this user (name or uid; needs root)
   --group GROUP           ... and this group (default the user's primary group)
@@ -168,6 +173,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   const pool: PoolFlagSettings = {};
   let maxBodyBytes: number | undefined;
   let drainTimeoutMs = DEFAULT_DRAIN_TIMEOUT_MS;
+  let clientHeaderTimeoutMs: number | undefined;
   let logLevel: string | undefined;
   let logFile: string | undefined;
   let pidFile: string | undefined;
@@ -244,6 +250,9 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
       case '--drain-timeout':
         drainTimeoutMs = seconds(name, value());
         break;
+      case '--client-header-timeout':
+        clientHeaderTimeoutMs = seconds(name, value());
+        break;
       case '--log-level':
         logLevel = value();
         break;
@@ -295,6 +304,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     pool,
     maxBodyBytes,
     drainTimeoutMs,
+    clientHeaderTimeoutMs,
     logLevel,
     logFile,
     pidFile,

@@ -129,6 +129,7 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
         resolve: (req, rawPath) => resolver.http(req.headers, rawPath),
         reusePort: config.listen.reusePort,
         accessLog,
+        ...(config.clientHeaderTimeoutMs !== undefined ? { headerTimeoutMs: config.clientHeaderTimeoutMs } : {}),
       });
       const front = http;
       if (anyHandoff(config)) {
@@ -139,6 +140,7 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
           decide: (head) => resolver.handoff(head),
           reusePort: config.listen.reusePort,
           http: (socket) => front.acceptConnection(socket),
+          ...(config.clientHeaderTimeoutMs !== undefined ? { headTimeoutMs: config.clientHeaderTimeoutMs } : {}),
         });
         const h = handoff;
         httpAddress = await listenNamed('http', where(fds.http, config.listen.http), () => h.listen());
@@ -240,6 +242,14 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
         clearTimeout(timer);
         await manager.close(Math.max(0, drainTimeoutMs - (Date.now() - started)));
         await Promise.all(retiring);
+        // What is still connected once the drain time is over (a client sending its head a byte
+        // a minute, a response's last bytes to a client that stopped reading) does not hold
+        // the stop: it is reset.
+        await Promise.race([fronts, new Promise((r) => (timer = setTimeout(r, Math.max(0, drainTimeoutMs - (Date.now() - started)))))]);
+        clearTimeout(timer);
+        http?.destroy();
+        handoff?.destroy();
+        void fastcgi?.destroy();
         await fronts;
         await admin?.close();
         pools.close();

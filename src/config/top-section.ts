@@ -20,6 +20,7 @@ export function readConfig(src: YamlSource, root: unknown): Config {
   const ipcDir = readFilePath(src, src.need(top, 'top', 'ipcDir', ''));
   const maxProcesses = readInteger(src, src.need(top, 'top', 'maxProcesses', ''));
   const drainTimeoutMs = readDuration(src, src.need(top, 'top', 'drainTimeout', ''));
+  const clientHeaderTimeoutMs = readDuration(src, src.need(top, 'top', 'clientHeaderTimeout', ''));
   const logLevel = readEnum(src, src.need(top, 'top', 'logLevel', ''));
   const logFileEntry = src.entry(top, 'top', 'logFile', '');
   const logFile = logFileEntry && readFilePath(src, logFileEntry);
@@ -59,6 +60,7 @@ export function readConfig(src: YamlSource, root: unknown): Config {
     commands,
     sites,
     drainTimeoutMs: drainTimeoutMs ?? 0,
+    ...(clientHeaderTimeoutMs !== undefined ? { clientHeaderTimeoutMs } : {}),
     logLevel: logLevel ?? '',
     ...(logFile !== undefined ? { logFile } : {}),
     ...(pidFile !== undefined ? { pidFile } : {}),

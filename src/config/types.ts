@@ -161,6 +161,8 @@ export interface Config {
   readonly commands: Readonly<Record<string, PoolSettings>>;
   readonly sites: readonly SiteConfig[];
   readonly drainTimeoutMs: number;
+  /** A client that has not sent a whole request head in this long is disconnected (408). */
+  readonly clientHeaderTimeoutMs?: number;
   readonly logLevel: string;
   /** Append the log here instead of stdout; reopened on SIGUSR1. */
   readonly logFile?: string;

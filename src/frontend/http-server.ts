@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { KEEP_CONN_MAX_BODY } from '../client/connection';
 import type { RequestBody } from '../client/request';
 import { serveStaticFile } from './static-file';
+import { DEFAULT_CLIENT_HEADER_TIMEOUT_MS } from '../defaults';
 import { BodyTooLargeError, FcgipmError, InvalidArgumentError } from '../errors';
 import { authorizerParams, basicCredentials, runAuthorizer } from './authorizer';
 import type { Logger } from '../log';
@@ -53,9 +54,12 @@ export interface HttpFrontendOptions {
   readonly fd?: number;
   /** Every answered request gets a line here (access-log.ts); none when absent. */
   readonly accessLog?: AccessLog | undefined;
+  /** Time a client gets to send a whole request head; then 408 and the connection closed. */
+  readonly headerTimeoutMs?: number;
 }
 
 export const HTTP_DEFAULTS = {
+  headerTimeoutMs: DEFAULT_CLIENT_HEADER_TIMEOUT_MS,
   maxBodyBytes: 1024 * 1024 * 1024,
   bodyMemoryLimit: 1024 * 1024,
   maxResponseHeaderBytes: 64 * 1024,
@@ -111,13 +115,22 @@ export class HttpFrontend {
       bodyMemoryLimit: options.bodyMemoryLimit ?? HTTP_DEFAULTS.bodyMemoryLimit,
       maxResponseHeaderBytes: options.maxResponseHeaderBytes ?? HTTP_DEFAULTS.maxResponseHeaderBytes,
       reusePort: options.reusePort ?? false,
+      headerTimeoutMs: options.headerTimeoutMs ?? HTTP_DEFAULTS.headerTimeoutMs,
     };
     this.fd = options.fd;
     this.accessLog = options.accessLog;
     // The counting response (body bytes for %b) only when they are logged.
+    // Node checks the head timeout every connectionsCheckingInterval (30 s by default, so a slow
+    // head lived 60-90 s): every second, or at the timeout if shorter, keeps it to the second.
+    const timeouts = {
+      headersTimeout: this.o.headerTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, this.o.headerTimeoutMs),
+      // The whole request's limit (Node: 300 s) must not undercut the head's.
+      requestTimeout: Math.max(300_000, this.o.headerTimeoutMs),
+    };
     this.server = this.accessLog
-      ? http.createServer({ ServerResponse: CountingResponse }, (req, res) => this.onRequest(req, res))
-      : http.createServer((req, res) => this.onRequest(req, res));
+      ? http.createServer({ ServerResponse: CountingResponse, ...timeouts }, (req, res) => this.onRequest(req, res))
+      : http.createServer(timeouts, (req, res) => this.onRequest(req, res));
     // Idle keep-alive connections are closed on stop; in-flight ones finish first.
     this.server.keepAliveTimeout = 5_000;
   }
