@@ -3,7 +3,7 @@ import type { Logger } from '../log';
 import type { IpcDir } from '../spawn/ipc-dir';
 import type { WorkerExit, WorkerSpawnOptions } from '../spawn/worker-process';
 import type { Clock } from './clock';
-import { CrashGuard } from './policy/crash-guard';
+import { CrashGuard, OUTSIDE_SIGNALS } from './policy/crash-guard';
 import type { PoolOptions } from './pool-options';
 import type { PoolStats } from './pool-stats';
 import { Worker, type RetireReason } from './worker';
@@ -230,12 +230,17 @@ export class Children {
     stats.lastExit = { pid: worker.pid, reason: why, code: exit.code, signal: exit.signal, requests: worker.requests, at: new Date(now).toISOString() };
     this.deps.host.exited(worker, exit, reason);
 
+    let siblingReady = false;
+    for (const w of this.workers) if (w !== worker && w.becameReady && w.process.alive) siblingReady = true;
     const verdict = this.crash.recordExit({
       startedAt: worker.startedAt,
       exitedAt: now,
       requests: worker.requests,
       becameReady: worker.becameReady,
       expected,
+      // A signal fcgipm did not send (it sends them only with a retire reason, startup-timeout too).
+      killedFromOutside: reason === undefined && exit.signal !== null && OUTSIDE_SIGNALS.has(exit.signal),
+      siblingReady,
     });
     if (verdict.failure) {
       const detail = exit.error ? exit.error.message : exit.signal ? `signal ${exit.signal}` : `exit code ${String(exit.code)}`;

@@ -51,7 +51,17 @@ export interface WorkerExitRecord {
    * killed for not starting in time is NOT expected: that is a start failure.
    */
   readonly expected: boolean;
+  /**
+   * It died of a signal someone sends a process (KILL, TERM, INT, HUP, QUIT: the OOM killer, an
+   * operator, a supervisor), not of one a program raises on itself by failing (SEGV, ABRT…).
+   */
+  readonly killedFromOutside?: boolean;
+  /** Another worker of the pool, from the same binary, is ready now: the app can start. */
+  readonly siblingReady?: boolean;
 }
+
+/** Signals a process gets from outside; a crashing program dies of others (SEGV, ABRT, BUS…). */
+export const OUTSIDE_SIGNALS: ReadonlySet<string> = new Set(['SIGKILL', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT']);
 
 function option(name: keyof CrashGuardOptions, value: number, min: number): number {
   if (!Number.isInteger(value) || value < min) {
@@ -113,9 +123,14 @@ export class CrashGuard {
    */
   recordExit(exit: WorkerExitRecord): { failure: boolean; episodeStarted: boolean } {
     const lived = exit.exitedAt - exit.startedAt;
+    // Killed from outside once it had started, or while a sibling from the same binary is
+    // ready: the app can start, and an OOM killer or an operator's kill storm must not switch
+    // the pool to 503s. A program that cannot start dies of its own exit status or signal.
+    const killedHealthy = exit.killedFromOutside === true && (exit.becameReady || exit.siblingReady === true);
     const failure =
-      !exit.expected && exit.requests === 0 && (!exit.becameReady || lived < this.options.quickDeathMs);
+      !exit.expected && !killedHealthy && exit.requests === 0 && (!exit.becameReady || lived < this.options.quickDeathMs);
     if (failure) return { failure, episodeStarted: this.recordFailure(exit.exitedAt) };
+    if (killedHealthy && exit.requests === 0) return { failure: false, episodeStarted: false };
     const neutral = exit.expected && exit.requests === 0 && !exit.becameReady;
     if (!neutral && !this.episode) {
       this.failures = 0;

@@ -56,6 +56,11 @@ describe('CrashGuard: what is a failure', () => {
     ['retired on purpose after one request', false, { expected: true, becameReady: true, requests: 1, startedAt: 0, exitedAt: 10 }],
     ['retired on purpose while starting (reload)', false, { expected: true, becameReady: false, requests: 0, startedAt: 0, exitedAt: 10 }],
     ['retired on purpose, ready, served nothing (idle, spare)', false, { expected: true, becameReady: true, requests: 0, startedAt: 0, exitedAt: 10 }],
+    // Killed from outside (the OOM killer, kill -9): a sign of the kill, not of the app.
+    ['ready, killed from outside at once, served nothing', false, { becameReady: true, killedFromOutside: true, requests: 0, startedAt: 0, exitedAt: 100 }],
+    ['killed from outside while starting, a sibling from the same binary ready', false, { becameReady: false, killedFromOutside: true, siblingReady: true, requests: 0, startedAt: 0, exitedAt: 100 }],
+    ['killed from outside while starting, no sibling ready: cannot tell, counts', true, { becameReady: false, killedFromOutside: true, siblingReady: false, requests: 0, startedAt: 0, exitedAt: 100 }],
+    ['crashed by its own signal (SEGV) right after start, a sibling ready', true, { becameReady: true, killedFromOutside: false, siblingReady: true, requests: 0, startedAt: 0, exitedAt: 100 }],
   ])('%s → failure: %s', (_name, failure, over) => {
     const exit: WorkerExitRecord = { startedAt: 0, exitedAt: 0, requests: 0, becameReady: false, expected: false, ...over };
     expect(new CrashGuard().recordExit(exit)).toEqual({ failure, episodeStarted: false });
@@ -179,6 +184,21 @@ describe('CrashGuard: back-off', () => {
     expect(g.spawnAllowed(0)).toEqual({ allowed: false, retryAt: 200 });
     g.recordSpawnFailure(0);
     expect(g.spawnAllowed(0)).toEqual({ allowed: false, retryAt: 250 });
+  });
+});
+
+describe('CrashGuard: a kill storm from outside', () => {
+  test('workers killed every 100 ms once ready (or while a sibling serves) never start an episode, and keep the streak', () => {
+    const guard = new CrashGuard();
+    guard.recordExit(death(100));
+    for (let t = 200; t < 20_000; t += 100) {
+      const v = guard.recordExit(death(t, 80, { becameReady: t % 200 === 0, siblingReady: true, killedFromOutside: true }));
+      expect(v).toEqual({ failure: false, episodeStarted: false });
+      expect(guard.broken(t)).toBe(false);
+      expect(guard.spawnAllowed(t)).toEqual({ allowed: true });
+    }
+    // The one real start failure before the storm still counts: the storm neither adds nor clears.
+    expect(guard.consecutiveFailures).toBe(1);
   });
 });
 
