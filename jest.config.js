@@ -1,9 +1,12 @@
 /**
- * Two projects: `unit` — tests that start no process and no server (protocol, config, policy,
+ * Three projects: `unit` — tests that start no process and no server (protocol, config, policy,
  * pure modules, the pool on a fake clock with in-memory workers), seconds in all:
  *   npx jest --selectProjects unit
  * and `e2e` — everything else (real workers, fcgipm, nginx, php-cgi...). `npm test` runs both.
- * A new test file is e2e unless its path matches UNIT below.
+ * A new test file is e2e unless its path matches UNIT below. The third, `reliability`
+ * (test/reliability/), is faults under load, hostile clients and apps, fuzzing and security
+ * checks with figures: `npm run test:reliability` runs it alone, one file at a time, and writes
+ * docs/reliability.md from what it measured (scripts/test-reliability.js).
  */
 const UNIT = [
   'protocol/**',
@@ -54,6 +57,7 @@ module.exports = {
   globalTeardown: '<rootDir>/test/helpers/global-teardown.js',
   projects: [
     { ...common, displayName: 'unit', testMatch: UNIT.map((g) => `<rootDir>/test/${g.endsWith('**') ? `${g}/*.test.ts` : g}`) },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.test.ts'], testPathIgnorePatterns: ['/node_modules/', ...UNIT.map(globToRegExp)] },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.test.ts'], testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/reliability/', ...UNIT.map(globToRegExp)] },
+    { ...common, displayName: 'reliability', testMatch: ['<rootDir>/test/reliability/**/*.test.ts'] },
   ],
 };
