@@ -30,7 +30,14 @@ beforeAll(() => {
 afterEach(cleanupClis);
 
 afterAll(() => {
-  if (skip === undefined) execFileSync('umount', [mnt]);
+  if (skip === undefined) {
+    try {
+      execFileSync('umount', [mnt], { stdio: 'pipe' });
+    } catch {
+      // Still busy (a failed case left a file open): detach it so the temp dir can go.
+      execFileSync('umount', ['-l', mnt], { stdio: 'pipe' });
+    }
+  }
   fs.rmSync(root, { recursive: true, force: true });
 });
 

@@ -214,7 +214,7 @@ describe('SIGKILL of the manager, then a restart', () => {
     await within(() => exited() || childrenOf(fpm2.child.pid!).length === 2, 5_000);
     const fpm2Ms = exited() ? undefined : performance.now() - fpmRestartedAt;
     const fpm2Why = /ERROR: ([^\n]*listen[^\n]*)/.exec(fs.readFileSync(path.join(fpmDir, 'php-fpm.log'), 'utf8'))?.[1] ?? '';
-    await sleep(1_000);
+    await sleep(500);
     const fpmOrphansLater = fpmChildren.filter(running).length;
     for (const pid of childrenOf(fpm2.child.pid!)) strays.add(pid);
     fpm2.child.kill('SIGTERM');
@@ -229,7 +229,7 @@ describe('SIGKILL of the manager, then a restart', () => {
         `${orphans.length} of ${oldPids.length} workers orphaned until then, stopped ${orphansGoneMs === undefined ? 'never' : `${Math.round(orphansGoneMs)} ms`} after it ` +
         `(${stopLines} "stopping a worker whose manager is gone" lines); ${staleSockets.length} stale sockets; ${n(failedAfter)} non-200 of ${n(afterRestart.length)} requests after the first 200`,
       peer:
-        `php-fpm (measured, pm static 2): ${fpmOrphans} of ${fpmChildren.length} children outlive a SIGKILLed master and ${fpmOrphansLater} are still running 1 s after a new master ` +
+        `php-fpm (measured, pm static 2): ${fpmOrphans} of ${fpmChildren.length} children outlive a SIGKILLed master and ${fpmOrphansLater} are still running 0.5 s after a new master ` +
         `${fpm2Ms === undefined ? `refused to start ("${fpm2Why.replaceAll(fpmDir, '<tmp>')}")` : `started in ${Math.round(fpm2Ms)} ms`}: nothing stops them (the first master was ready in ${Math.round(fpmReady ?? -1)} ms)`,
     });
 
@@ -262,14 +262,14 @@ describe('the IPC socket directory removed at run time', () => {
     const port = await freePort();
     // nokeep: a connection per request, so every request looks the worker's socket up by path;
     // --max-requests: workers are replaced during the event, each needing a new socket.
-    const c = cli(['run', '--http', `127.0.0.1:${port}`, '--ipc-dir', ipc, '--min', '2', '--max', '4', '--max-requests', '100', fixture('nokeep')]);
+    const c = cli(['run', '--http', `127.0.0.1:${port}`, '--ipc-dir', ipc, '--min', '2', '--max', '4', '--max-requests', '50', fixture('nokeep')]);
     const base = await ready(c);
     const load = startLoad(`${base}/`, 4);
     await within(() => load.seen.length >= 200, 5_000);
     const removedAt = performance.now();
     fs.rmSync(ipc, { recursive: true, force: true });
     const remadeMs = await within(() => fs.existsSync(ipc), 5_000, 5);
-    await within(() => load.seen.filter((s) => s.at > removedAt).length >= 1_500, 10_000);
+    await within(() => load.seen.filter((s) => s.at > removedAt).length >= 600, 10_000);
     const endedAt = performance.now();
     await load.stop();
     const during = load.seen.filter((s) => s.at > removedAt && s.at <= endedAt);
@@ -287,7 +287,7 @@ describe('the IPC socket directory removed at run time', () => {
     await within(() => fs.existsSync(fpm.sock), 10_000);
     const fpmBefore = await connects(fpm.sock);
     fs.rmSync(fpmDir, { recursive: true, force: true });
-    await sleep(1_000);
+    await sleep(500);
     const fpmAfter = await connects(fpm.sock);
     for (const pid of childrenOf(fpm.child.pid!)) strays.add(pid);
     fpm.child.kill('SIGTERM');
@@ -295,10 +295,10 @@ describe('the IPC socket directory removed at run time', () => {
 
     recordFigure({
       section: 'faults',
-      case: 'IPC socket directory removed (rm -rf) while serving 4 clients, workers replaced every 100 requests',
+      case: 'IPC socket directory removed (rm -rf) while serving 4 clients, workers replaced every 50 requests',
       userSees: 'no 5xx; no stretch without a 200 longer than 1 s (a spawn); the directory is back with its mode and a warning names it',
       measured: `${n(fivexx)} × 5xx, ${n(other)} non-200 of ${n(during.length)} requests; longest stretch without a 200 ${Math.round(gap)} ms; directory made again ${remadeMs === undefined ? 'never' : `after ${Math.round(remadeMs)} ms`}, mode 0${mode}; ${replaced} workers started in it, ${sockets} sockets there at the end`,
-      peer: `php-fpm (measured): its listen socket answers ${fpmBefore} before and ${fpmAfter} 1 s after its directory is removed — it is made only at start, so a web server in front gets 502 until php-fpm is restarted; mod_fcgid: by design, FcgidIPCDir is made at start only`,
+      peer: `php-fpm (measured): its listen socket answers ${fpmBefore} before and ${fpmAfter} 0.5 s after its directory is removed — it is made only at start, so a web server in front gets 502 until php-fpm is restarted; mod_fcgid: by design, FcgidIPCDir is made at start only`,
     });
 
     expect(fivexx).toBe(0);
@@ -398,7 +398,14 @@ describe('disk full at run time', () => {
   });
 
   afterAll(() => {
-    if (skip === undefined) execFileSync('umount', [mnt]);
+    if (skip === undefined) {
+    try {
+      execFileSync('umount', [mnt], { stdio: 'pipe' });
+    } catch {
+      // Still busy (a failed case left a file open): detach it so the temp dir can go.
+      execFileSync('umount', ['-l', mnt], { stdio: 'pipe' });
+    }
+  }
     fs.rmSync(root, { recursive: true, force: true });
   });
 
@@ -479,9 +486,9 @@ describe('disk full at run time', () => {
     if (skip !== undefined) return;
     const ipc = path.join(mnt, 'sock2');
     const port = await freePort();
-    const c = cli(['run', '--http', `127.0.0.1:${port}`, '--ipc-dir', ipc, '--max', '1', '--max-requests', '1', fixture('nokeep')]);
+    // ondemand, no worker yet: the first request needs a new socket.
+    const c = cli(['run', '--http', `127.0.0.1:${port}`, '--ipc-dir', ipc, '--max', '1', fixture('nokeep')]);
     const base = await ready(c);
-    expect(await get(`${base}/`)).toBe(200);
     const files = fillInodes(path.join(mnt, 'inodes'));
     const askedAt = performance.now();
     const status = await get(`${base}/`);
