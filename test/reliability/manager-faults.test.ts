@@ -298,7 +298,7 @@ describe('the IPC socket directory removed at run time', () => {
       case: 'IPC socket directory removed (rm -rf) while serving 4 clients, workers replaced every 50 requests',
       userSees: 'no 5xx; no stretch without a 200 longer than 1 s (a spawn); the directory is back with its mode and a warning names it',
       measured: `${n(fivexx)} × 5xx, ${n(other)} non-200 of ${n(during.length)} requests; longest stretch without a 200 ${Math.round(gap)} ms; directory made again ${remadeMs === undefined ? 'never' : `after ${Math.round(remadeMs)} ms`}, mode 0${mode}; ${replaced} workers started in it, ${sockets} sockets there at the end`,
-      peer: `php-fpm (measured): its listen socket answers ${fpmBefore} before and ${fpmAfter} 0.5 s after its directory is removed — it is made only at start, so a web server in front gets 502 until php-fpm is restarted; mod_fcgid: by design, FcgidIPCDir is made at start only`,
+      peer: `php-fpm (measured): its listen socket answers ${fpmBefore} before and ${fpmAfter} 0.5 s after its directory is removed — it is made only at start, so a web server in front gets 502 until php-fpm is restarted; mod_fcgid: by design, FcgidIPCDir is made when Apache starts, not before a spawn`,
     });
 
     expect(fivexx).toBe(0);
