@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'FCGIPM_ERR_IO_TIMEOUT'
   | 'FCGIPM_ERR_BUSY_TIMEOUT'
   | 'FCGIPM_ERR_BODY_TOO_LARGE'
+  | 'FCGIPM_ERR_SPOOL'
   | 'FCGIPM_ERR_CLIENT_ABORTED'
   | 'FCGIPM_ERR_CLOSED'
   | 'FCGIPM_ERR_IPC_DIR'
@@ -40,6 +41,9 @@ const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   FCGIPM_ERR_IO_TIMEOUT: 504,
   FCGIPM_ERR_BUSY_TIMEOUT: 504,
   FCGIPM_ERR_BODY_TOO_LARGE: 413,
+  // nginx answers 500 when it cannot write client_body_temp_path (a full disk): the fault is
+  // the server's, not the request's, so neither 413 nor 507 (a WebDAV status).
+  FCGIPM_ERR_SPOOL: 500,
   // The client is gone; nobody reads the status. 499 is nginx's "client closed request".
   FCGIPM_ERR_CLIENT_ABORTED: 499,
   FCGIPM_ERR_CLOSED: 503,
@@ -162,6 +166,13 @@ export class BusyTimeoutError extends FcgipmError {
 export class BodyTooLargeError extends FcgipmError {
   constructor(message: string) {
     super('FCGIPM_ERR_BODY_TOO_LARGE', message);
+  }
+}
+
+/** A request body could not be written to its temp file (a full disk: ENOSPC). The message names the file and the errno. */
+export class SpoolError extends FcgipmError {
+  constructor(message: string, cause?: unknown) {
+    super('FCGIPM_ERR_SPOOL', message, { cause });
   }
 }
 

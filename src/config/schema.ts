@@ -345,7 +345,7 @@ const POOL_SECTIONS_TEXT = 'the pool settings keys';
 
 export const SCHEMA: readonly KeySpec[] = [
   // Top level: the server (mod_fcgid's server-config-only directives, php-fpm's [global]).
-  { section: 'top', key: 'ipcDir', type: 'path', default: DEFAULT_IPC_DIR, doc: 'directory of the per-process Unix sockets (<pid>.<n>)', modFcgid: 'FcgidIPCDir', phpFpm: '—' },
+  { section: 'top', key: 'ipcDir', type: 'path', default: DEFAULT_IPC_DIR, doc: 'directory of the per-process Unix sockets (<pid>.<n>); made again, with its mode, before the next spawn if it is removed while fcgipm runs', modFcgid: 'FcgidIPCDir', phpFpm: '—' },
   { section: 'top', key: 'maxProcesses', type: 'integer', min: 1, default: DEFAULT_MAX_PROCESSES, doc: 'live processes across all classes at most', modFcgid: 'FcgidMaxProcesses', phpFpm: 'process.max' },
   { section: 'top', key: 'clientHeaderTimeout', type: 'duration', field: 'clientHeaderTimeoutMs', default: DEFAULT_CLIENT_HEADER_TIMEOUT_MS / 1000, doc: 'a client that has not sent a whole request head in this long is answered 408 and disconnected (slowloris), to the second', modFcgid: '— (RequestReadTimeout header=)', phpFpm: '— (nginx client_header_timeout)' },
   { section: 'top', key: 'drainTimeout', type: 'duration', zeroOff: true, field: 'drainTimeoutMs', default: DEFAULT_DRAIN_TIMEOUT_MS / 1000, doc: 'on SIGTERM, time requests in flight get to finish', modFcgid: '—', phpFpm: 'process_control_timeout' },

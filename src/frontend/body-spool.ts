@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { BodyTooLargeError, ClientAbortedError, type FcgipmError } from '../errors';
+import { BodyTooLargeError, ClientAbortedError, SpoolError, type FcgipmError } from '../errors';
 
 export interface SpoolOptions {
   /** Bytes kept in memory before the body moves to a temp file (FcgidMaxRequestInMem). */
@@ -56,18 +56,26 @@ export function spoolBody(stream: Readable, options: SpoolOptions): Promise<Spoo
         chunks.push(chunk);
         return;
       }
+      // What is being written, for the operator: the temp file, or its directory until it exists.
+      let target = path.join(options.tmpDir ?? os.tmpdir(), 'fcgipm-body-*');
       try {
         if (!file) {
           const dir = fs.mkdtempSync(path.join(options.tmpDir ?? os.tmpdir(), 'fcgipm-body-'));
           const p = path.join(dir, 'body');
+          target = p;
           file = { dir, path: p, fd: fs.openSync(p, 'wx', 0o600) };
           for (const c of chunks) fs.writeSync(file.fd, c);
           chunks.length = 0;
         }
+        target = file.path;
         // Synchronous writes keep ordering simple; a page-cache write of one chunk is cheap.
         fs.writeSync(file.fd, chunk);
       } catch (err) {
-        fail(new BodyTooLargeError(`cannot spool request body: ${(err as Error).message}`));
+        // A full disk (ENOSPC) is the server's fault, not the request's: 500, as nginx answers
+        // when client_body_temp_path is full. The log line names the file and the errno.
+        fail(new SpoolError(`cannot spool request body to ${target}: ${(err as Error).message}`, err));
+        // Keep reading (and discarding) so the 500 goes out on a connection still in step.
+        stream.resume();
       }
     };
     stream.on('data', onData);

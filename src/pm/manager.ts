@@ -73,6 +73,19 @@ export class Manager extends EventEmitter<ManagerEvents> implements PoolHost {
   private readonly startedAt: number;
   private generationNo = 1;
   private started = false;
+  /**
+   * What pools take their socket paths from: the IPC dir, made again first when it is gone.
+   * Workers already running keep serving on their open sockets and kept connections; one
+   * whose path is gone fails to connect, is retired and its request replayed, and its
+   * replacement gets a socket in the directory made again — no outage longer than a spawn
+   * (mod_fcgid and php-fpm leave their socket directory to the operator).
+   */
+  private readonly socketPaths: Pick<IpcDir, 'nextSocketPath'> = {
+    nextSocketPath: () => {
+      if (this.ipcDir.restore()) this.log.warn({ dir: this.ipcDir.dir, mode: `0${this.ipcDir.mode.toString(8)}` }, 'IPC socket directory was removed; made it again');
+      return this.ipcDir.nextSocketPath();
+    },
+  };
 
   /** deps.clock and deps.launcher reach every pool (tests pass fakes; default the real ones). */
   constructor(deps: { ipcDir: IpcDir; logger: Logger; clock?: Clock; launcher?: WorkerLauncher }, options: Partial<ManagerOptions> = {}) {
@@ -99,7 +112,7 @@ export class Manager extends EventEmitter<ManagerEvents> implements PoolHost {
     const refusal = rootRefusal(options);
     if (refusal !== undefined) throw new SpawnError(refusal);
     const pool = new Pool(options, {
-      ipcDir: this.ipcDir,
+      ipcDir: this.socketPaths,
       logger: this.log,
       host: this,
       clock: this.clock,

@@ -9,6 +9,7 @@ import type { IdleWorkers } from './idle-workers';
 import type { Job } from './job';
 import {
   afterUnansweredClose,
+  countsAsAttempt,
   fateOfExit,
   killOnBusyTimeout,
   mayReplay,
@@ -37,7 +38,7 @@ export interface RequestRunHost {
 }
 
 function failureKind(err: FcgipmError): AttemptFailure {
-  if (err instanceof ConnectError) return 'connect';
+  if (err instanceof ConnectError) return err.syscallCode === 'ENOENT' ? 'socket-gone' : 'connect';
   if (err instanceof WorkerClosedError) return 'closed';
   if (err instanceof IoTimeoutError) return 'io-timeout';
   if (err instanceof ProtocolError) return 'protocol';
@@ -222,6 +223,7 @@ export class RequestRun {
 
     if (first === 'replay') {
       // Nothing reached the app: replay elsewhere (docs/architecture.md, "The manager dispatches").
+      if (!countsAsAttempt(kind)) job.attempts -= 1;
       this.log.warn({ pid: worker.pid, reqId: job.info.id, err: err.message }, 'cannot connect to worker; retrying elsewhere');
       this.children.retire(worker, 'connect-error');
       this.retryOrFail(job, err);

@@ -155,6 +155,18 @@ export class IpcDir {
     if (Buffer.byteLength(first) > MAX_SOCKET_PATH_BYTES) throw this.tooLong(first);
   }
 
+  /**
+   * At run time, before a spawn: makes the directory again (with `mode`) when it is gone —
+   * removed by an admin's rm -rf, or by systemd-tmpfiles cleaning /run. Returns true when it
+   * made it. Throws IpcDirError naming the directory when it cannot (no space, no inodes,
+   * no permission), so the spawn fails with that reason.
+   */
+  restore(): boolean {
+    if (pathExists(this.dir)) return false;
+    this.prepare();
+    return true;
+  }
+
   /** `<dir>/<managerPid>.<n>`, n counting from 0 (mod_fcgid naming). */
   nextSocketPath(): string {
     const key = `${this.dir}\0${this.managerPid}`;

@@ -97,6 +97,27 @@ describe('prepare', () => {
   });
 });
 
+describe('restore', () => {
+  test('a directory removed at run time is made again with its mode; one that is there is left alone', () => {
+    const target = path.join(dir, 'run', 'fcgidsock');
+    const ipc = new IpcDir({ dir: target, mode: 0o711 });
+    ipc.prepare();
+    expect(ipc.restore()).toBe(false);
+    fs.rmSync(path.join(dir, 'run'), { recursive: true });
+    expect(ipc.restore()).toBe(true);
+    expect(fs.statSync(target).mode & 0o777).toBe(0o711);
+    expect(ipc.restore()).toBe(false);
+  });
+
+  test('one that cannot be made again is an IpcDirError naming it and the cause', () => {
+    // Under /proc every mkdir fails (ENOENT), for root too.
+    const target = '/proc/fcgipm-no-such-dir/sock';
+    const err = ipcDirError(() => new IpcDir({ dir: target }).restore());
+    expect(err.message).toContain(`cannot create IPC socket directory ${target}`);
+    expect(err.message).toContain('ENOENT');
+  });
+});
+
 describe('nextSocketPath', () => {
   test('hands out <dir>/<manager pid>.<n> from 0', () => {
     const ipc = new IpcDir({ dir });

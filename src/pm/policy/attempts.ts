@@ -16,8 +16,12 @@ export function fateOfExit(exit: { readonly code: number | null; readonly error?
   return exit.error === undefined && (exit.code === 0 || retired) ? 'exited-cleanly' : 'crashed';
 }
 
-/** The kinds of attempt failure the policy tells apart (errors.ts classes). */
-export type AttemptFailure = 'connect' | 'closed' | 'io-timeout' | 'protocol' | 'other';
+/**
+ * The kinds of attempt failure the policy tells apart (errors.ts classes). 'socket-gone' is a
+ * connect failure with ENOENT: the worker's socket path was removed (the IPC dir deleted by
+ * an admin or systemd-tmpfiles), so the worker can never be reached again.
+ */
+export type AttemptFailure = 'connect' | 'socket-gone' | 'closed' | 'io-timeout' | 'protocol' | 'other';
 
 /**
  * A failed attempt, first decision:
@@ -27,7 +31,7 @@ export type AttemptFailure = 'connect' | 'closed' | 'io-timeout' | 'protocol' | 
  * - 'fail': answer the client with the error.
  */
 export function onAttemptFailure(kind: AttemptFailure, responseStarted: boolean, streamBody: boolean): 'replay' | 'await-fate' | 'fail' {
-  if (kind === 'connect') return 'replay';
+  if (kind === 'connect' || kind === 'socket-gone') return 'replay';
   if (kind === 'closed' && !responseStarted && !streamBody) return 'await-fate';
   return 'fail';
 }
@@ -46,6 +50,16 @@ export function afterUnansweredClose(fate: WorkerFate, reusedConnection: boolean
   if (fate === 'alive' && !reusedConnection) return 'fail';
   if (fate === 'alive' && attempts < MAX_ATTEMPTS) return 'resend';
   return 'replay';
+}
+
+/**
+ * Whether a failed attempt counts against MAX_ATTEMPTS. A worker whose socket is gone does
+ * not: it is retired on the spot, so each such worker costs a request at most one attempt
+ * (the count stays bounded by the pool's size), and after the IPC dir was removed a request
+ * that met three old workers in a row is still served by a new one instead of a 502.
+ */
+export function countsAsAttempt(kind: AttemptFailure): boolean {
+  return kind !== 'socket-gone';
 }
 
 /** Whether a request that never reached an app may be tried once more. */

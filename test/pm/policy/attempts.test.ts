@@ -1,5 +1,6 @@
 import {
   afterUnansweredClose,
+  countsAsAttempt,
   fateOfExit,
   killOnBusyTimeout,
   mayReplay,
@@ -13,6 +14,8 @@ describe('attempt policy', () => {
   test.each([
     ['connect', false, false, 'replay'],
     ['connect', false, true, 'replay'],
+    ['socket-gone', false, false, 'replay'],
+    ['socket-gone', false, true, 'replay'],
     ['closed', false, false, 'await-fate'],
     ['closed', true, false, 'fail'],
     ['closed', false, true, 'fail'],
@@ -21,6 +24,11 @@ describe('attempt policy', () => {
     ['other', false, false, 'fail'],
   ] as const)('%s failure, response started %s, streamed body %s → %s', (kind, started, stream, expected) => {
     expect(onAttemptFailure(kind, started, stream)).toBe(expected);
+  });
+
+  test('a worker whose socket is gone costs no attempt (it is retired); every other failure does', () => {
+    expect(countsAsAttempt('socket-gone')).toBe(false);
+    for (const kind of ['connect', 'closed', 'io-timeout', 'protocol', 'other'] as const) expect(countsAsAttempt(kind)).toBe(true);
   });
 
   test.each([
