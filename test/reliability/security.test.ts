@@ -25,8 +25,6 @@ const NOBODY = { uid: 65534, gid: 65534 };
 /** A secret the manager has in its environment: it must never reach a worker. */
 const SECRET = { AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI-not-a-real-key', FCGIPM_TEST_LEAK: 'manager-only' };
 
-afterAll(cleanupClis);
-
 // ---------------------------------------------------------------------------------------------
 // What a user would look at: stat, /proc/PID/status, /proc/PID/environ, /proc/PID/fd.
 
@@ -167,7 +165,9 @@ beforeAll(async () => {
   fpm = await startFpm(traversable(dir()));
 });
 afterAll(async () => {
+  // php-fpm first: its dir is one of those cleanupClis removes.
   await fpm?.stop();
+  await cleanupClis();
 });
 
 // ---------------------------------------------------------------------------------------------
