@@ -1,36 +1,14 @@
 /**
- * Who may read the admin listener: its address must be loopback, or every endpoint but
- * /healthz asks for a bearer token read from a file (not from argv, where `ps` shows it to
- * every local user). Pure checks and the file read; admin-server.ts applies them per request.
+ * The admin listener's bearer token: read from a file (not from argv, where `ps` shows it to
+ * every local user) and compared; admin-server.ts asks for it on every endpoint but /healthz.
+ * Whether a listener needs one at all is config/admin-exposure.ts.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import { AdminAccessError } from '../errors';
 
 /** How the flag and the key are named in messages: the same words for `run` and `serve`. */
 const TOKEN_OPTION = '--admin-token-file / listen.adminTokenFile';
-const ADDRESS_OPTION = '--admin / listen.admin';
-
-/** 127.0.0.0/8, ::1, an IPv4-mapped loopback, or "localhost": reachable from this machine only. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase();
-  if (h === 'localhost' || h === '::1') return true;
-  const v4 = h.startsWith('::ffff:') ? h.slice('::ffff:'.length) : h;
-  return net.isIPv4(v4) && v4.startsWith('127.');
-}
-
-/**
- * An admin listener off loopback with no token is refused: /status.json shows every request's
- * URI and /metrics the load, to whoever reaches the port. The message gives both ways out.
- */
-export function checkAdminExposure(host: string, port: number, hasToken: boolean): void {
-  if (hasToken || isLoopbackHost(host)) return;
-  throw new AdminAccessError(
-    `admin listener ${host.includes(':') ? `[${host}]` : host}:${port} (${ADDRESS_OPTION}) is not on loopback and has no token: ` +
-      `bind it to 127.0.0.1 or [::1], or give a token file (${TOKEN_OPTION}) so that every endpoint but /healthz asks for it`,
-  );
-}
 
 /**
  * The token in `file`: its content without the trailing newline an editor adds. Refused, as

@@ -6,7 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { bearerMatches, checkAdminExposure, isLoopbackHost, readAdminToken } from '../../src/status/admin-token';
+import { checkAdminExposure, isLoopbackHost } from '../../src/config/admin-exposure';
+import { bearerMatches, readAdminToken } from '../../src/status/admin-token';
 import { lookupUser } from '../../src/spawn/user-db';
 import { BIN, cleanupClis, cli, dir } from '../helpers/cli';
 import { fixture } from '../helpers/fixtures';
