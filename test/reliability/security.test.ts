@@ -63,6 +63,14 @@ function fdsOf(pid: number): Map<number, string> {
   return out;
 }
 
+/** "0 socket, 1 pipe, 3 php-fpm.log": what each descriptor is, for a person. */
+function describeFds(fds: Map<number, string>): string {
+  return [...fds.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([fd, t]) => `${fd} ${t.startsWith('/dev/') ? t : t.startsWith('/') ? path.basename(t) : t.replace(/:\[?[^\]]*\]?$/, '').replace(/^anon_inode$/, t.slice('anon_inode:'.length))}`)
+    .join(', ');
+}
+
 /** Children of a process, from /proc (php-fpm's workers under its master). */
 function childrenOf(pid: number): number[] {
   return fs
@@ -327,12 +335,17 @@ describe('case 3: worker identity and privileges', () => {
   test('as root without --allow-root: refused at start, naming both ways out', async () => {
     const c = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(dir(), 'ipc'), '--', fixture('hello')], 0, { asRoot: 'refused' });
     const { code } = await c.exited;
+    // php-fpm with a pool whose user is root, started without -R.
+    const d = dir();
+    fs.writeFileSync(path.join(d, 'root.conf'), `[global]\npid = ${d}/p.pid\nerror_log = ${d}/error.log\ndaemonize = no\n[www]\nuser = root\nlisten = ${d}/s.sock\npm = static\npm.max_children = 1\n`);
+    const fpmRoot = spawnSync(PHP_FPM, ['-F', '-n', '-y', path.join(d, 'root.conf')], { encoding: 'utf8', timeout: 10_000 });
+    const fpmError = (fs.existsSync(path.join(d, 'error.log')) ? fs.readFileSync(path.join(d, 'error.log'), 'utf8') : '').split('\n')[0]?.replace(/^\[[^\]]*\] /, '') ?? '';
     recordFigure({
       section: 'security',
       case: 'workers as root without --allow-root',
       userSees: 'fcgipm does not start; it says to set a user or allow root',
       measured: `exit ${String(code)}: "${c.stderr().trim().split('\n')[0] ?? ''}"`,
-      peer: 'php-fpm: by design, a pool with user = root is refused unless started with -R (--allow-to-run-as-root); mod_fcgid runs apps as Apache\'s User (never root) or through suexec',
+      peer: `php-fpm, a pool with user = root, without -R (--allow-to-run-as-root): exit ${String(fpmRoot.status)}, "${fpmError}"; mod_fcgid: by design, apps run as Apache's User, which Apache refuses to be root`,
     });
     expect(code).toBe(1);
     expect(c.stderr()).toContain('refusing to run workers as root');
@@ -432,7 +445,7 @@ describe('case 4: worker environment and descriptors', () => {
       case: 'worker environment and descriptors',
       userSees: 'a worker sees only PATH and the variables configured for it, and holds only its listening socket (fd 0) and its output pipes (1, 2)',
       measured: `environ: ${names.join(', ')} (the manager's AWS_SECRET_ACCESS_KEY and FCGIPM_* absent); fds ${[...fds.keys()].sort((x, y) => x - y).join(', ')} (fd 0 ${fds.get(0) ?? '-'}, 1 and 2 pipes); the manager holds ${managerFds.size} fds, none of them reached the worker`,
-      peer: `php-fpm worker (clear_env default): /proc/PID/environ has ${peerEnv.length} variables, the master's AWS_SECRET_ACCESS_KEY ${secretIn(peerEnv) ? 'still readable there (forked, not exec\'d: the master\'s environment block stays in its memory)' : 'absent'}; fds ${[...peerFds.keys()].sort((x, y) => x - y).join(', ')}`,
+      peer: `php-fpm worker (clear_env default): /proc/PID/environ has ${peerEnv.length} variables, the master's AWS_SECRET_ACCESS_KEY ${secretIn(peerEnv) ? 'still readable there (forked, not exec\'d: the master\'s environment block stays in its memory)' : 'absent'}; fds ${describeFds(peerFds)}`,
     });
     expect(names).toEqual(['APP_ENV', ...(process.env.LD_LIBRARY_PATH !== undefined ? ['LD_LIBRARY_PATH'] : []), 'PATH'].sort());
     expect(env).toContain('APP_ENV=production');
@@ -469,7 +482,7 @@ describe('case 5: admin listener', () => {
       case: 'admin listener: loopback or token',
       userSees: 'an admin listener off loopback does not start without a token file; with one, only /healthz answers without the token',
       measured: `--admin 0.0.0.0 without a token: exit ${String(code)} (FCGIPM_ERR_ADMIN_ACCESS); loopback, no token: ${row(loopback)}; token file, no header: ${row(without)}; wrong token: ${row(wrong)}; right token: ${row(right)}`,
-      peer: 'php-fpm: by design, pm.status_path and ping.path have no authentication of their own (the web server in front must restrict them) and pm.status_listen binds whatever address it is given; mod_fcgid has no status page (mod_status, open unless restricted with Require)',
+      peer: "php-fpm: by design, pm.status_path and ping.path have no authentication of their own (the web server in front must restrict them) and pm.status_listen binds whatever address it is given; mod_fcgid: by design, its process table is on mod_status's /server-status, open unless restricted with Require",
     });
     expect(code).toBe(1);
     expect(refused.stderr()).toContain('is not on loopback and has no token');
