@@ -80,7 +80,7 @@ function socketOwner(config: Config): { uid?: number; gid?: number } {
   return out;
 }
 
-/** The admin token, read now; refuses a listener off loopback without one (admin-token.ts). */
+/** The admin token, read now (status/admin-token.ts); refuses a listener off loopback without one (config/admin-exposure.ts). */
 function adminTokenOf(config: Config, activated: boolean): Buffer | undefined {
   const { admin, adminTokenFile } = config.listen;
   const token = adminTokenFile !== undefined ? readAdminToken(adminTokenFile) : undefined;
