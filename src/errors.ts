@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'FCGIPM_ERR_INVALID_ARG'
   | 'FCGIPM_ERR_CONFIG'
   | 'FCGIPM_ERR_HANDOFF'
-  | 'FCGIPM_ERR_LISTEN';
+  | 'FCGIPM_ERR_LISTEN'
+  | 'FCGIPM_ERR_ADMIN_ACCESS';
 
 /** The HTTP status a front end answers with when a request fails with this code. */
 const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
@@ -55,6 +56,8 @@ const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   FCGIPM_ERR_HANDOFF: 502,
   // Start-up only: no request is ever answered with it.
   FCGIPM_ERR_LISTEN: 500,
+  // Start-up only, like LISTEN: the admin listener would be open to anyone who can reach it.
+  FCGIPM_ERR_ADMIN_ACCESS: 500,
 };
 
 export class FcgipmError extends Error {
@@ -261,5 +264,15 @@ export class ListenError extends FcgipmError {
     super('FCGIPM_ERR_LISTEN', message, options);
     this.listener = listener;
     this.errno = errno;
+  }
+}
+
+/**
+ * The admin listener would not be protected: an address off loopback without a token file,
+ * or a token file others can read. The message names the flag and key and the ways out.
+ */
+export class AdminAccessError extends FcgipmError {
+  constructor(message: string) {
+    super('FCGIPM_ERR_ADMIN_ACCESS', message);
   }
 }

@@ -3,9 +3,12 @@
  * server, output for a person (and for scripts: exit codes 0 ok, 1 bad input, 2 usage).
  */
 import fs from 'node:fs';
+import type { Config } from '../config/types';
 import { ConfigError, formatConfigProblem } from '../errors';
 import { importApache, type ApacheFile } from '../config/import-apache';
+import { adminExposureProblem } from '../config/admin-exposure';
 import { loadConfigFile } from '../config/load';
+import { readAdminToken } from '../status/admin-token';
 import { configClassProblems, formatClassProblem } from './class-check';
 
 /** Where a command writes; `process` fits, tests pass collectors. */
@@ -22,7 +25,8 @@ export const CHECK_CONFIG_USAGE = `usage: fcgipm check-config FILE.yaml
 
 Reads FILE.yaml as 'fcgipm serve --config' would and reports every problem, one per line:
 FILE:LINE:COLUMN: KEY: MESSAGE. Commands must exist and be executable; users and groups must
-exist; and, run as root, a class whose workers would run as root needs allowRoot: exactly what
+exist; and, run as root, a class whose workers would run as root needs allowRoot; an admin
+listener off loopback needs listen.adminTokenFile, a file others cannot read: exactly what
 'fcgipm serve' refuses at start when run as the same user. Exit status 0 when
 the file is valid, 1 when it is not, 2 for a usage error. docs/config.md lists the keys.
 `;
@@ -57,6 +61,17 @@ function splitArgs(argv: readonly string[]): { help: boolean; files: string[]; b
   return { help, files, bad };
 }
 
+/** What serve refuses about the admin listener: an address off loopback without a token, a token file others can read. */
+function adminProblem(config: Config): string | undefined {
+  const { admin, adminTokenFile } = config.listen;
+  try {
+    if (adminTokenFile !== undefined) readAdminToken(adminTokenFile);
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+  return admin?.kind === 'tcp' ? adminExposureProblem(admin.host, admin.port, adminTokenFile !== undefined) : undefined;
+}
+
 export function checkConfigCommand(argv: readonly string[], io: CommandIo): number {
   const { help, files, bad } = splitArgs(argv);
   if (help) {
@@ -70,9 +85,11 @@ export function checkConfigCommand(argv: readonly string[], io: CommandIo): numb
   try {
     const config = loadConfigFile(file);
     // What serve refuses beyond the file itself: classes that could never start here.
-    const unstartable = configClassProblems(config);
+    const unstartable = configClassProblems(config).map(formatClassProblem);
+    const admin = adminProblem(config);
+    if (admin !== undefined) unstartable.push(`${file}: listen.admin: ${admin}`);
     if (unstartable.length > 0) {
-      for (const p of unstartable) io.stderr.write(`${formatClassProblem(p)}\n`);
+      for (const p of unstartable) io.stderr.write(`${p}\n`);
       return EXIT_INVALID;
     }
     const apps = config.sites.reduce((n, s) => n + s.apps.length, 0);

@@ -29,7 +29,8 @@ commands:
   run [options] [--] COMMAND [ARG...]   serve HTTP through FastCGI workers running COMMAND
   serve --config FILE.yaml [--http ADDR --fastcgi ADDR --admin ADDR]
                                         serve the sites and apps of a configuration file
-  status [--admin HOST:PORT] [--json]   the scoreboard of a running fcgipm
+  status [--admin HOST:PORT] [--admin-token-file PATH] [--json]
+                                        the scoreboard of a running fcgipm
   check-config FILE.yaml                check a configuration file, every problem as file:line
   import-apache FILE.conf...            print the YAML equivalent of Apache mod_fcgid directives
   help COMMAND                          the options of one command (also COMMAND -h, --help)
@@ -246,7 +247,7 @@ async function serve(argv: readonly string[], signals: SignalRouter): Promise<nu
   // leaves them out of the manager's memory (about 10 MiB, docs/benchmarks.md).
   const { loadConfigFile } = await import('../config/load');
   // The command line's listeners win on every load, so a reload does not see them "change".
-  const load = (): Config => withListenOverrides(loadConfigFile(file), args.listen);
+  const load = (): Config => withListenOverrides(loadConfigFile(file), args.listen, args.adminTokenFile);
   let config: Config;
   let logFile: LogFile | undefined;
   try {
@@ -306,7 +307,7 @@ async function status(argv: readonly string[]): Promise<number> {
   }
   let body: string;
   try {
-    body = await fetchStatus(args.admin);
+    body = await fetchStatus(args.admin, undefined, args.token);
   } catch (err) {
     say(`cannot read status from ${args.admin.host}:${args.admin.port}: ${describe(err)} (is fcgipm running with --admin?)`);
     return EXIT_STARTUP;

@@ -16,6 +16,8 @@ export interface RunArgs {
   readonly args: string[];
   readonly http: ListenAddress | undefined;
   readonly admin: ListenAddress | undefined;
+  /** --admin-token-file PATH: the admin listener's bearer token, read from a file (not argv). */
+  readonly adminTokenFile: string | undefined;
   /** FastCGI front end for nginx / Apache mod_proxy_fcgi; off when undefined. */
   readonly fastcgi: ListenTarget | undefined;
   /** --fastcgi-mode OCTAL: the FastCGI Unix socket's permissions (php-fpm's listen.mode). */
@@ -75,7 +77,9 @@ HTTP through them. COMMAND is found as a shell finds it: a bare name in PATH.
   --front-ends N          N fcgipm processes serve the HTTP port (SO_REUSEPORT), each with its
                           share of --min and --max, so the front end uses N cores (default 1)
   --admin HOST:PORT       admin listener: /status (page), /metrics, /status.json, /healthz
-                          (default off)
+                          (default off; an address off loopback needs --admin-token-file)
+  --admin-token-file PATH a file holding a token every admin endpoint but /healthz asks for
+                          (Authorization: Bearer TOKEN); chmod 600
   --ipc-dir DIR           worker socket directory (default /run/fcgidsock)
   --script FILE           SCRIPT_FILENAME for an interpreter such as php-cgi (default COMMAND)
   --root DIR              behind --fastcgi, php-cgi runs the web server's SCRIPT_FILENAME only
@@ -162,6 +166,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   let http: ListenAddress | undefined = DEFAULT_HTTP;
   let ipcDir = DEFAULT_IPC_DIR;
   let admin: ListenAddress | undefined;
+  let adminTokenFile: string | undefined;
   let fastcgi: ListenTarget | undefined;
   let fastcgiMode: number | undefined;
   let fastcgiPassProxy = false;
@@ -211,6 +216,9 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
         break;
       case '--admin':
         admin = parseListenAddress(value(), name);
+        break;
+      case '--admin-token-file':
+        adminTokenFile = value();
         break;
       case '--fastcgi': {
         const v = value();
@@ -292,6 +300,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     args: argv.slice(i + 1),
     http,
     admin,
+    adminTokenFile,
     fastcgi,
     fastcgiMode,
     fastcgiPassProxy,

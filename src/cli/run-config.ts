@@ -66,6 +66,7 @@ export function configFromRunArgs(args: RunArgs): Config {
     listen: { http: tcp(args.http), fastcgi: args.fastcgi, admin: tcp(args.admin), reusePort: args.reusePort, fastcgiMode: args.fastcgiMode ?? 0o660, fastcgiPassProxy: args.fastcgiPassProxy,
       ...(args.fastcgiOwner !== undefined ? { fastcgiOwner: args.fastcgiOwner } : {}),
       ...(args.fastcgiGroup !== undefined ? { fastcgiGroup: args.fastcgiGroup } : {}),
+      ...(args.adminTokenFile !== undefined ? { adminTokenFile: path.resolve(args.adminTokenFile) } : {}),
     },
     defaults: {},
     commands: {},

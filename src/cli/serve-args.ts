@@ -1,9 +1,11 @@
+import path from 'node:path';
 import type { Config, ListenTarget } from '../config/types';
 import { InvalidArgumentError } from '../errors';
 import { parseListenAddress, parseListenTarget } from './run-args';
 import { unknownOption } from './unknown-option';
 
 export const SERVE_USAGE = `usage: fcgipm serve --config FILE.yaml [--watch] [--http ADDR] [--fastcgi ADDR] [--admin ADDR]
+                    [--admin-token-file PATH]
 
 Serves every site, app and wrapper of the configuration file (docs/config.md).
 SIGHUP (or SIGUSR2) re-reads the file: a valid one takes effect with a new generation of
@@ -16,6 +18,7 @@ SIGUSR1 reopens the log file (logFile); SIGTERM, SIGINT or SIGQUIT stop graceful
   --fastcgi ADDR          FastCGI front end instead of listen.fastcgi: unix:/path or HOST:PORT
                           ("off" disables)
   --admin HOST:PORT       status listener instead of listen.admin ("off" disables)
+  --admin-token-file PATH the admin listener's token file instead of listen.adminTokenFile
 `;
 
 type ListenerKey = 'http' | 'fastcgi' | 'admin';
@@ -25,12 +28,15 @@ export interface ServeArgs {
   readonly watch: boolean;
   /** Listeners given on the command line; an entry holding undefined is "off". */
   readonly listen: Readonly<Partial<Record<ListenerKey, ListenTarget | undefined>>>;
+  /** --admin-token-file, resolved against the current directory as every path flag. */
+  readonly adminTokenFile?: string;
 }
 
 /** Parses `fcgipm serve` arguments (without "serve"). Throws InvalidArgumentError naming the option. */
 export function parseServeArgs(argv: readonly string[]): ServeArgs {
   let file: string | undefined;
   let watch = false;
+  let adminTokenFile: string | undefined;
   const listen: Partial<Record<ListenerKey, ListenTarget | undefined>> = {};
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i] ?? '';
@@ -59,6 +65,9 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
         listen[name.slice(2) as ListenerKey] = address && { kind: 'tcp', host: address.host, port: address.port };
         break;
       }
+      case '--admin-token-file':
+        adminTokenFile = path.resolve(value());
+        break;
       case '--fastcgi': {
         const v = value();
         listen.fastcgi = v === 'off' ? undefined : parseListenTarget(v, name);
@@ -69,11 +78,11 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
     }
   }
   if (file === undefined || file === '') throw new InvalidArgumentError('serve needs --config FILE.yaml');
-  return { file, watch, listen };
+  return { file, watch, listen, ...(adminTokenFile !== undefined ? { adminTokenFile } : {}) };
 }
 
-/** The configuration with the command line's listeners over the file's. */
-export function withListenOverrides(config: Config, listen: ServeArgs['listen']): Config {
-  if (Object.keys(listen).length === 0) return config;
-  return { ...config, listen: { ...config.listen, ...listen } };
+/** The configuration with the command line's listeners (and admin token file) over the file's. */
+export function withListenOverrides(config: Config, listen: ServeArgs['listen'], adminTokenFile?: string): Config {
+  if (Object.keys(listen).length === 0 && adminTokenFile === undefined) return config;
+  return { ...config, listen: { ...config.listen, ...listen, ...(adminTokenFile !== undefined ? { adminTokenFile } : {}) } };
 }

@@ -13,6 +13,8 @@ import { PoolRegistry } from '../pm/pool-registry';
 import { Router } from '../routing/router';
 import { ConfigResolver } from '../routing/site-resolver';
 import { AdminServer } from '../status/admin-server';
+import { readAdminToken } from '../status/admin-token';
+import { checkAdminExposure } from '../config/admin-exposure';
 import { IpcDir } from '../spawn/ipc-dir';
 import { reclaimIpcDir } from '../spawn/orphans';
 import { VERSION } from '../version';
@@ -78,11 +80,21 @@ function socketOwner(config: Config): { uid?: number; gid?: number } {
   return out;
 }
 
+/** The admin token, read now (status/admin-token.ts); refuses a listener off loopback without one (config/admin-exposure.ts). */
+function adminTokenOf(config: Config, activated: boolean): Buffer | undefined {
+  const { admin, adminTokenFile } = config.listen;
+  const token = adminTokenFile !== undefined ? readAdminToken(adminTokenFile) : undefined;
+  if (admin?.kind === 'tcp' && !activated) checkAdminExposure(admin.host, admin.port, token !== undefined);
+  return token;
+}
+
 export async function startServer(initial: Config, logger: Logger, options: ServerOptions = {}): Promise<Server> {
   let config = initial;
   // Every class that could never start (its user unknown, root workers not allowed), all of
   // them at once and before anything runs: what check-config reports for the same file.
   refuseUnstartableClasses(config);
+  // An admin listener anyone on the network could read is refused before anything runs.
+  const adminToken = adminTokenOf(config, options.listenFds?.admin !== undefined);
   // Opened first: a path that cannot be written stops the start-up before anything runs.
   const accessLog = config.accessLog !== undefined ? new AccessLog({ destination: config.accessLog, format: config.accessLogFormat ?? 'combined', logger }) : undefined;
   const ipcDir = new IpcDir({ dir: config.ipcDir });
@@ -117,9 +129,11 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
   const where = (fd: number | undefined, target: ListenTarget | undefined): ListenTarget | string => (fd !== undefined ? `fd ${fd}` : target ?? 'off');
   try {
     if (admin0) {
-      admin = new AdminServer({ ...admin0, manager, logger });
+      admin = new AdminServer({ ...admin0, manager, logger, ...(adminToken ? { token: adminToken } : {}) });
       const a = admin;
       adminAddress = await listenNamed('admin', where(fds.admin, config.listen.admin), () => a.listen());
+      // A socket systemd bound is known by its address only now.
+      if (fds.admin !== undefined) checkAdminExposure(adminAddress.address, adminAddress.port, adminToken !== undefined);
     }
     if (http0) {
       http = new HttpFrontend({
@@ -207,6 +221,9 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
           if (describeTarget(next.listen[key]) !== describeTarget(config.listen[key])) {
             logger.warn({ key: `listen.${key}`, now: describeTarget(config.listen[key]), configured: describeTarget(next.listen[key]) }, 'listen address changed; restart fcgipm to apply it');
           }
+        }
+        if (next.listen.adminTokenFile !== config.listen.adminTokenFile) {
+          logger.warn({ key: 'listen.adminTokenFile', now: config.listen.adminTokenFile ?? 'none', configured: next.listen.adminTokenFile ?? 'none' }, 'admin token file changed; restart fcgipm to apply it');
         }
         if (next.ipcDir !== config.ipcDir) logger.warn({ now: config.ipcDir, configured: next.ipcDir }, 'ipcDir changed; restart fcgipm to apply it');
         for (const key of ['accessLog', 'accessLogFormat'] as const) {

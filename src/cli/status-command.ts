@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { InvalidArgumentError } from '../errors';
+import { readAdminToken } from '../status/admin-token';
 import type { ManagerSnapshot } from '../pm/manager';
 import { parseListenAddress, type ListenAddress } from './run-args';
 import { unknownOption } from './unknown-option';
@@ -7,24 +8,30 @@ import { unknownOption } from './unknown-option';
 /** Where `fcgipm status` looks when --admin is not given; pair it with `run --admin 127.0.0.1:9180`. */
 const DEFAULT_STATUS_ADMIN: ListenAddress = { host: '127.0.0.1', port: 9180 };
 
-export const STATUS_USAGE = `usage: fcgipm status [--admin HOST:PORT] [--json]
+export const STATUS_USAGE = `usage: fcgipm status [--admin HOST:PORT] [--admin-token-file PATH] [--json]
 
 Prints the scoreboard of a running fcgipm, read from its admin listener
 (fcgipm run --admin HOST:PORT). Default --admin 127.0.0.1:9180 (not 9000, the port
 php-fpm and most FastCGI setups listen on).
 
   --admin HOST:PORT   the admin listener to ask
+  --admin-token-file PATH
+                      the token file the listener was started with (run or serve
+                      --admin-token-file, listen.adminTokenFile): sent as a bearer token
   --json              print /status.json as it is
 `;
 
 export interface StatusArgs {
   readonly admin: ListenAddress;
   readonly json: boolean;
+  /** The bearer token to send, read from --admin-token-file. */
+  readonly token?: Buffer;
 }
 
 export function parseStatusArgs(argv: readonly string[]): StatusArgs {
   let admin = DEFAULT_STATUS_ADMIN;
   let json = false;
+  let token: Buffer | undefined;
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i] ?? '';
     if (arg === '--json') json = true;
@@ -32,9 +39,13 @@ export function parseStatusArgs(argv: readonly string[]): StatusArgs {
       const v = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
       if (v === undefined) throw new InvalidArgumentError('--admin: missing value');
       admin = parseListenAddress(v, '--admin');
+    } else if (arg === '--admin-token-file' || arg.startsWith('--admin-token-file=')) {
+      const v = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
+      if (v === undefined) throw new InvalidArgumentError('--admin-token-file: missing value');
+      token = readAdminToken(v);
     } else throw new InvalidArgumentError(unknownOption(arg, STATUS_USAGE));
   }
-  return { admin, json };
+  return { admin, json, ...(token ? { token } : {}) };
 }
 
 /**
@@ -52,14 +63,19 @@ export function parseStatus(body: string): ManagerSnapshot | undefined {
   return parsed as ManagerSnapshot;
 }
 
-export function fetchStatus(admin: ListenAddress, timeoutMs = 5_000): Promise<string> {
+export function fetchStatus(admin: ListenAddress, timeoutMs = 5_000, token?: Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
     const host = admin.host.includes(':') ? `[${admin.host}]` : admin.host;
-    const req = http.get(`http://${host}:${admin.port}/status.json`, { timeout: timeoutMs }, (res) => {
+    const headers = token ? { authorization: `Bearer ${token.toString('utf8')}` } : {};
+    const req = http.get(`http://${host}:${admin.port}/status.json`, { timeout: timeoutMs, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${String(res.statusCode)}`))));
+      res.on('end', () => {
+        if (res.statusCode === 200) resolve(body);
+        else if (res.statusCode === 401) reject(new Error(token ? 'HTTP 401: the token was refused (is it the file fcgipm was started with?)' : 'HTTP 401: the admin listener asks for a token; give --admin-token-file'));
+        else reject(new Error(`HTTP ${String(res.statusCode)}`));
+      });
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', reject);

@@ -39,6 +39,7 @@ export function readConfig(src: YamlSource, root: unknown): Config {
     fastcgiMode: readUmask(src, src.need(listenMap, 'listen', 'fastcgiMode', 'listen')) ?? 0o660,
     fastcgiPassProxy: readBoolean(src, src.need(listenMap, 'listen', 'fastcgiPassProxy', 'listen')) ?? false,
     ...readSocketOwner(src, listenMap),
+    ...readAdminTokenFile(src, listenMap),
   };
   // What serve cannot listen on is refused here, so that check-config refuses it too.
   if (listen.http?.kind === 'unix') src.problem(listenMap.get('http')?.node, 'listen.http', 'the HTTP listener takes HOST:PORT, not a Unix socket (a Unix socket is for listen.fastcgi)');
@@ -78,6 +79,13 @@ function readSocketOwner(src: YamlSource, listenMap: Entries): { fastcgiOwner?: 
   const fastcgiOwner = owner && readString(src, owner);
   const fastcgiGroup = group && readString(src, group);
   return { ...(fastcgiOwner ? { fastcgiOwner } : {}), ...(fastcgiGroup ? { fastcgiGroup } : {}) };
+}
+
+/** listen.adminTokenFile, when written; the file is read (and its mode checked) at start. */
+function readAdminTokenFile(src: YamlSource, listenMap: Entries): { adminTokenFile?: string } {
+  const e = src.entry(listenMap, 'listen', 'adminTokenFile', 'listen');
+  const file = e && readFilePath(src, e);
+  return file !== undefined ? { adminTokenFile: file } : {};
 }
 
 /** FcgidCmdOptions: exact command path → settings. Paths are resolved so lookups by command match. */

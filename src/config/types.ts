@@ -151,6 +151,8 @@ export interface Config {
     /** Owner and group of the FastCGI Unix socket, names or numbers (php-fpm listen.owner, listen.group). */
     readonly fastcgiOwner?: string;
     readonly fastcgiGroup?: string;
+    /** A file holding the admin listener's bearer token; every endpoint but /healthz then asks for it. */
+    readonly adminTokenFile?: string;
   };
   /** Settings every class starts from (server-level Fcgid* directives, php-fpm pool defaults). */
   readonly defaults: PoolSettings;

@@ -4,6 +4,13 @@ import { InvalidArgumentError } from '../errors';
 import type { Logger } from '../log';
 import { formatEntry, type AccessEntry, type AccessLogFormat } from './access-log-format';
 
+/**
+ * A new access log (at start, or after logrotate renamed the old one) is 0640: its lines carry
+ * query strings, which may hold tokens, and client addresses. php-fpm creates its access.log
+ * 0600; Debian's logrotate rules for nginx and Apache create theirs 0640 (group adm).
+ */
+export const ACCESS_LOG_MODE = 0o640;
+
 export type { AccessEntry, AccessLogFormat } from './access-log-format';
 
 type Destination = ReturnType<typeof pino.destination>;
@@ -71,7 +78,7 @@ export class AccessLog {
       // Opened once here, synchronously: a path that cannot be written is refused at start-up
       // (naming it) rather than reported after the first request.
       try {
-        fs.closeSync(fs.openSync(options.destination, 'a', 0o644));
+        fs.closeSync(fs.openSync(options.destination, 'a', ACCESS_LOG_MODE));
       } catch (err) {
         throw new InvalidArgumentError(`access log ${options.destination}: cannot open it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
       }
@@ -88,7 +95,7 @@ export class AccessLog {
       // needed a loop turn per 16 KiB, and a flood of lines outran it).
       maxWrite: ACCESS_LOG_DEFAULTS.maxWriteBytes,
       maxLength: ACCESS_LOG_DEFAULTS.maxBufferedBytes,
-      mode: 0o644,
+      mode: ACCESS_LOG_MODE,
     });
     this.out.on('error', (err: NodeJS.ErrnoException) => this.onError(err));
     this.out.on('drop', (data: Buffer) => this.onDrop(data));

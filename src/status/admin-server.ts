@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { listenOnFd, tcpAddress } from '../frontend/listen-fd';
 import type { Logger } from '../log';
 import type { Manager } from '../pm/manager';
+import { bearerMatches } from './admin-token';
 import { History } from './history';
 import { Metrics } from './metrics';
 import { loadStaticAssets, type StaticAsset } from './static-assets';
@@ -15,6 +16,8 @@ export interface AdminServerOptions {
   readonly logger: Logger;
   /** Listen on this already listening descriptor (socket activation); host and port are ignored. */
   readonly fd?: number;
+  /** When set, every endpoint but /healthz asks for `Authorization: Bearer TOKEN` (admin-token.ts). */
+  readonly token?: Buffer;
 }
 
 /** What the 404 answer lists. */
@@ -31,6 +34,9 @@ const ENDPOINTS = '/status, /status.json, /status/history.json, /metrics or /hea
  *   /metrics              Prometheus / OpenMetrics text (metrics.ts)
  *   /static/uplot.min.*   the chart library, served from here so the page works offline
  *   /healthz              200 "ok" while serving; 503 while stopping
+ *
+ * With a token, everything but /healthz answers 401 without `Authorization: Bearer TOKEN`:
+ * probes (a kubelet, a load balancer) carry no secret, and /healthz tells them nothing else.
  */
 export class AdminServer {
   private readonly o: AdminServerOptions;
@@ -96,6 +102,11 @@ export class AdminServer {
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       send(405, 'text/plain; charset=utf-8', 'method not allowed\n');
+      return;
+    }
+    if (this.o.token && path !== '/healthz' && !bearerMatches(req.headers.authorization, this.o.token)) {
+      res.setHeader('www-authenticate', 'Bearer realm="fcgipm admin"');
+      send(401, 'text/plain; charset=utf-8', 'unauthorized: send Authorization: Bearer TOKEN (the admin token file)\n');
       return;
     }
     const asset = this.assets.get(path);

@@ -91,6 +91,32 @@ describe('fcgipm check-config', () => {
     }
   });
 
+  test('an admin listener off loopback needs a token file others cannot read, as serve refuses it', () => {
+    fs.writeFileSync(path.join(dir, 'ok.fcgi'), '#!/bin/sh\n', { mode: 0o755 });
+    const yaml = (extra: string): string => `listen:\n  admin: 0.0.0.0:9180\n${extra}defaults:\n  allowRoot: true\nsites:\n  - apps:\n      - prefix: /a\n        command: ok.fcgi\n`;
+    const open = path.join(dir, 'admin-open.yaml');
+    fs.writeFileSync(open, yaml(''));
+    const r = fcgipm('check-config', open);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `${open}: listen.admin: admin listener 0.0.0.0:9180 (--admin / listen.admin) is not on loopback and has no token: bind it to 127.0.0.1 or [::1], or give a token file (--admin-token-file / listen.adminTokenFile) so that every endpoint but /healthz asks for it\n`,
+    );
+    const serve = spawnSync(process.execPath, [BIN, 'serve', '--config', open, '--http', '127.0.0.1:0'], { encoding: 'utf8', timeout: 20_000 });
+    expect(serve.status).toBe(1);
+    expect(serve.stderr).toContain('admin listener 0.0.0.0:9180 (--admin / listen.admin) is not on loopback and has no token');
+
+    const token = path.join(dir, 'admin-token');
+    fs.writeFileSync(token, 'secret\n');
+    fs.chmodSync(token, 0o644);
+    const guarded = path.join(dir, 'admin-token.yaml');
+    fs.writeFileSync(guarded, yaml('  adminTokenFile: admin-token\n'));
+    const tooOpen = fcgipm('check-config', guarded);
+    expect(tooOpen.code).toBe(1);
+    expect(tooOpen.stderr).toContain(`permissions 0644 are too open, others can read the token; chmod 600 ${token}`);
+    fs.chmodSync(token, 0o600);
+    expect(fcgipm('check-config', guarded)).toEqual({ code: 0, stdout: `${guarded}: OK (1 site, 1 app, 0 wrappers)\n`, stderr: '' });
+  });
+
   test('a YAML syntax error has its line too', () => {
     const file = path.join(dir, 'broken.yaml');
     fs.writeFileSync(file, 'sites:\n  - apps: [\n');

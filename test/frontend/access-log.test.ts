@@ -139,3 +139,25 @@ test('AccessLog: close() writes every buffered line; destroy() closes at once an
   expect(fs.readFileSync(path.join(d, 'dropped.log'), 'utf8')).toBe('');
 });
 
+
+test('AccessLog: a new file, at start and after a rotation, is 0640 (query strings and client addresses are not for every local user)', async () => {
+  const d = tempDir('fcgipm-access-');
+  const file = path.join(d, 'access.log');
+  const umask = process.umask(0o022);
+  try {
+    const log = new AccessLog({ destination: file, format: 'combined', logger: silentLogger() });
+    expect(fs.statSync(file).mode & 0o777).toBe(0o640);
+    log.write(entry());
+    // logrotate renames the file; reopen() creates the next one.
+    fs.renameSync(file, `${file}.1`);
+    log.reopen();
+    log.write(entry());
+    await log.close();
+    expect(fs.statSync(file).mode & 0o777).toBe(0o640);
+    const lines = [file, `${file}.1`].flatMap((f) => fs.readFileSync(f, 'utf8').split('\n').filter(Boolean));
+    expect(lines).toHaveLength(2);
+  } finally {
+    process.umask(umask);
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});

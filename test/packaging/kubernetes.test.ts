@@ -1,7 +1,8 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-return -- a Kubernetes manifest is untyped data, read field by field */
 /**
  * packaging/kubernetes/fcgipm.yaml holds together with the code: its fcgipm configuration is
- * valid, the probes ask the admin listener it configures for /healthz, Prometheus is pointed
+ * valid, its admin listener off loopback has a token file from a Secret, the probes ask the
+ * admin listener it configures for /healthz (open without the token), Prometheus is pointed
  * at /metrics there, the grace period covers preStop and the drain, and the autoscaler's
  * metric is built from series a running fcgipm really exports.
  */
@@ -35,6 +36,17 @@ test('its fcgipm.yaml is a valid configuration whose listeners are the container
   expect(config.listen.http).toEqual({ kind: 'tcp', host: '0.0.0.0', port: portOf('http') });
   expect(config.listen.admin).toEqual({ kind: 'tcp', host: '0.0.0.0', port: portOf('admin') });
   expect(container.args).toEqual(['serve', '--config', `${container.volumeMounts.find((v: Doc) => v.name === 'config').mountPath}/fcgipm.yaml`]);
+});
+
+test('its admin listener, off loopback, has a token file from a Secret no one but the pod\'s group reads', () => {
+  const file = config.listen.adminTokenFile!;
+  expect(file).toBeDefined();
+  const mount = container.volumeMounts.find((v: Doc) => file.startsWith(`${v.mountPath as string}/`));
+  const volume = pod.spec.volumes.find((v: Doc) => v.name === mount.name);
+  expect(volume.secret.secretName).toBeTruthy();
+  // Not readable by others (fcgipm refuses that); the group is the pod's fsGroup.
+  expect(volume.secret.defaultMode & 0o007).toBe(0);
+  expect(pod.spec.securityContext.fsGroup).toBe(pod.spec.securityContext.runAsUser);
 });
 
 test('readiness and liveness ask /healthz on the admin port; Prometheus scrapes /metrics there', () => {

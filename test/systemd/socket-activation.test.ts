@@ -14,8 +14,8 @@ import { httpRequest } from '../helpers/http-client';
 afterEach(cleanupClis);
 
 /**
- * The launcher: each "tcp" or "unix:PATH" argument before "--" becomes a listening socket on
- * the next fd from 3; "--names a:b" sets LISTEN_FDNAMES. Python, because it can exec with
+ * The launcher: each "tcp" (loopback), "tcp-any" (0.0.0.0) or "unix:PATH" argument before "--"
+ * becomes a listening socket on the next fd from 3; "--names a:b" sets LISTEN_FDNAMES. Python, because it can exec with
  * chosen descriptors as systemd does (Node cannot exec).
  */
 const LAUNCHER = String.raw`
@@ -28,9 +28,9 @@ if specs and specs[0] == '--names':
     names, specs = specs[1], specs[2:]
 ports = []
 for i, spec in enumerate(specs):
-    if spec == 'tcp':
+    if spec in ('tcp', 'tcp-any'):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(('127.0.0.1', 0))
+        s.bind(('127.0.0.1' if spec == 'tcp' else '0.0.0.0', 0))
         ports.append(str(s.getsockname()[1]))
     else:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -55,6 +55,7 @@ interface Activated {
   lines: Array<Record<string, unknown>>;
   bound: Promise<string[]>;
   exited: Promise<number | null>;
+  stderr: () => string;
   kill: (signal: NodeJS.Signals) => void;
   waitForLine: (match: (l: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>>;
 }
@@ -100,6 +101,7 @@ function activate(sockets: string[], fcgipmArgs: string[]): Activated {
     lines,
     bound,
     exited,
+    stderr: () => err,
     kill: (signal) => void (child.exitCode === null && child.kill(signal)),
     waitForLine: async (match) => {
       for (;;) {
@@ -180,4 +182,11 @@ test('LISTEN_PID naming another process: the descriptors are not ours, the confi
   expect((await httpRequest(`${base}/`)).status).toBe(200);
   c.child.kill('SIGTERM');
   expect((await c.exited).code).toBe(0);
+});
+
+test('an admin socket systemd bound off loopback, with no admin token file: fcgipm refuses to start, naming the address and both ways out', async () => {
+  const a = activate(['--names', 'admin', 'tcp-any'], ['run', '--allow-root', '--http', '127.0.0.1:0', '--ipc-dir', path.join(dir(), 'ipc'), '--', fixture('hello')]);
+  const [port] = await a.bound;
+  expect(await a.exited).toBe(1);
+  expect(a.stderr()).toContain(`admin listener 0.0.0.0:${String(port)} (--admin / listen.admin) is not on loopback and has no token`);
 });
