@@ -26,6 +26,7 @@ const UNIT = [
   'spawn/output-lines.test.ts',
   'spawn/ipc-dir.test.ts',
   'spawn/fd-hygiene.test.ts',
+  'spawn/user-db.test.ts',
   'systemd/listen-fds.test.ts',
   'packaging/dockerfile.test.ts',
 ];

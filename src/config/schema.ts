@@ -273,7 +273,7 @@ export const POOL_KEYS: { readonly [K in keyof Required<PoolSettings>]: PoolKey 
     flag: '--user',
     type: 'string',
     defaultText: "fcgipm's own",
-    doc: 'run the processes as this user, a name or a number (fcgipm must be root)',
+    doc: 'run the processes as this user, a name or a number, with its groups from /etc/group as php-fpm gives them (fcgipm must be root)',
     modFcgid: 'SuexecUserGroup (suEXEC)',
     phpFpm: 'user',
   },

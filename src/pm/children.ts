@@ -81,6 +81,7 @@ export class Children {
       allowRoot: o.allowRoot,
       ...(o.uid !== undefined ? { uid: o.uid } : {}),
       ...(o.gid !== undefined ? { gid: o.gid } : {}),
+      ...(o.groups !== undefined ? { groups: o.groups } : {}),
       ...(o.limits !== undefined ? { limits: o.limits } : {}),
       ...(o.nice !== undefined ? { nice: o.nice } : {}),
       ...(o.umask !== undefined ? { umask: o.umask } : {}),

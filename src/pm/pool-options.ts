@@ -50,6 +50,11 @@ export interface PoolOptions {
   /** Who the workers run as (mod_fcgid: suEXEC's user; php-fpm: user/group); default fcgipm's own. */
   readonly uid: number | undefined;
   readonly gid: number | undefined;
+  /**
+   * Supplementary groups of the workers: a configured user's groups from /etc/group, as
+   * php-fpm and suEXEC give them (initgroups); none at all when unset and fcgipm is root.
+   */
+  readonly groups: readonly number[] | undefined;
   /** Resource limits, nice and umask applied to each worker before exec. */
   readonly limits: WorkerLimits | undefined;
   readonly nice: number | undefined;
@@ -131,6 +136,7 @@ export function resolvePoolOptions(input: PoolOptionsInput): PoolOptions {
     readiness: input.readiness ?? 'accept',
     uid: input.uid,
     gid: input.gid,
+    groups: input.groups,
     limits: input.limits,
     nice: input.nice,
     umask: input.umask,

@@ -3,7 +3,7 @@ import type { AppRoute, AuthApp, Config, PoolSettings, SiteConfig, Wrapper } fro
 import type { PoolOptionsInput } from '../pm/pool-options';
 import type { ProcessClass } from '../pm/process-class';
 import type { WorkerLimits } from '../spawn/exec-helper';
-import { lookupGroup, lookupUser } from '../spawn/user-db';
+import { lookupGroup, lookupUser, supplementaryGroups } from '../spawn/user-db';
 
 /** A config's pool settings as the pool layer takes them (ms, numbers, uid/gid). */
 export function poolInput(command: string, args: readonly string[], s: PoolSettings): PoolOptionsInput {
@@ -25,6 +25,9 @@ export function poolInput(command: string, args: readonly string[], s: PoolSetti
     ...(slots === 'auto' ? { probeSlots: true } : slots !== undefined ? { slots } : {}),
     ...(entry !== undefined ? { uid: entry.uid } : {}),
     ...(gid !== undefined ? { gid } : {}),
+    // The user's own groups, as initgroups(3) gives them under php-fpm and suEXEC: a worker
+    // of a user in ssl-cert still reads the keys that group may read.
+    ...(entry !== undefined && gid !== undefined ? { groups: supplementaryGroups(entry.name, gid) } : {}),
     ...(Object.keys(limits).length > 0 ? { limits } : {}),
   };
 }

@@ -41,3 +41,16 @@ export function lookupGroup(nameOrId: string, group = '/etc/group'): number {
   if (/^\d+$/.test(nameOrId)) return Number(nameOrId);
   throw new InvalidArgumentError(`no such group "${nameOrId}" in ${group}`);
 }
+
+/**
+ * What initgroups(3) gives a user: the groups of /etc/group that list the user as a member,
+ * and the group the process runs as, in ascending order without repeats.
+ */
+export function supplementaryGroups(userName: string, gid: number, group = '/etc/group'): number[] {
+  const out = new Set<number>([gid]);
+  for (const f of readTable(group)) {
+    const members = (f[3] ?? '').split(',');
+    if (members.includes(userName) && /^\d+$/.test(f[2] ?? '')) out.add(Number(f[2]));
+  }
+  return [...out].sort((a, b) => a - b);
+}

@@ -353,7 +353,7 @@ describe('case 3: worker identity and privileges', () => {
     expect(c.stderr()).toContain('--allow-root');
   });
 
-  test('--user nobody: every uid and gid is nobody\'s, no supplementary group, no capability left', async () => {
+  test('--user nobody: every uid and gid is nobody\'s, its own groups only (as php-fpm), no capability left', async () => {
     const c = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(dir(), 'ipc'), '--user', 'nobody', '--min', '1', '--', fixture('hello')]);
     await ready(c);
     const [pid] = await workerPids(c, 1);
@@ -378,7 +378,7 @@ describe('case 3: worker identity and privileges', () => {
     recordFigure({
       section: 'security',
       case: 'worker identity with --user nobody',
-      userSees: 'the worker runs as nobody through and through (real, effective, saved and fs ids), with no group or capability of the manager left',
+      userSees: 'the worker runs as nobody through and through (real, effective, saved and fs ids), in nobody\'s own groups (initgroups, as php-fpm), with no group or capability of the manager left',
       measured: show(pick(s)),
       peer: `php-fpm worker (user = nobody, group = nogroup): ${show(pick(p))}`,
     });
@@ -386,7 +386,8 @@ describe('case 3: worker identity and privileges', () => {
     expect(pick(s)).toEqual({
       Uid: '65534 65534 65534 65534',
       Gid: '65534 65534 65534 65534',
-      Groups: '',
+      // initgroups(nobody, nogroup): nogroup alone, exactly what php-fpm's worker has.
+      Groups: '65534',
       CapInh: zero,
       CapPrm: zero,
       CapEff: zero,
@@ -397,6 +398,7 @@ describe('case 3: worker identity and privileges', () => {
       CapBnd: manager.CapBnd,
       NoNewPrivs: '0',
     });
+    expect(s.Groups).toBe(p.Groups);
   });
 });
 
