@@ -18,6 +18,9 @@ jest.setTimeout(60_000);
 const HOSTILE = fixture('hostile');
 const HELLO = fixture('hello');
 const MiB = 1024 * 1024;
+/** A uid with no passwd entry and no other process: the bomb's nproc limit binds it alone. */
+const BOMB_UID = 64123;
+const NPROC = 24;
 /** The issue's bound on the manager's memory growth under a hostile app. */
 const GROWTH_LIMIT = 16 * MiB;
 
@@ -150,7 +153,20 @@ function apacheRss(a: ApacheHandle): number {
   return sum;
 }
 
-afterEach(cleanupClis);
+/** Pids a case started indirectly (a bomb, an orphan): killed after it if fcgipm left them. */
+const strays = new Set<number>();
+
+afterEach(async () => {
+  await cleanupClis();
+  for (const pid of [...strays, ...processesOf(BOMB_UID)]) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  strays.clear();
+});
 afterAll(async () => {
   if (!apache) return;
   // Its own process group holds httpd, the fcgid manager and the apps (mod_fcgid keeps them
@@ -329,9 +345,6 @@ describe('stderr floods', () => {
   });
 });
 
-/** A uid with no passwd entry and no other process: the bomb's nproc limit binds it alone. */
-const BOMB_UID = 64123;
-const NPROC = 24;
 
 describe('fork bomb under an nproc limit', () => {
   test('held at the limit; the other pool serves; stopping the pool kills every descendant', async () => {
@@ -407,6 +420,7 @@ describe('a grandchild that keeps the listening socket', () => {
     const base = await ready(c);
     const forked = await get(`${base}/hostile?mode=fork-exit`);
     const grandchild = Number(/child=(\d+)/.exec(forked.body.toString())?.[1]);
+    strays.add(grandchild);
     await c.waitForLine((l) => l.msg === 'worker process exited' && String(l.pool).includes('hostile'));
     const killed = await until(() => !running(grandchild), 3_000);
     const answers: string[] = [];
