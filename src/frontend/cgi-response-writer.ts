@@ -88,7 +88,10 @@ export class CgiResponseWriter implements ResponseHandler {
       res.destroy();
       return;
     }
-    log.warn({ reqId, code: err.code, status: err.httpStatus, err: err.message }, 'request failed');
+    // The pool and the worker's pid say which app failed (php-fpm: "[pool www] child 123").
+    const handle = this.handle;
+    const where = handle ? { pool: handle.pool, ...(handle.workerPid !== undefined ? { pid: handle.workerPid } : {}) } : {};
+    log.warn({ reqId, ...where, code: err.code, status: err.httpStatus, err: err.message }, 'request failed');
     if (res.headersSent) {
       // Too late for a status: cut the connection so the client sees a truncated response.
       res.destroy();

@@ -179,7 +179,8 @@ function dispatch(
         res.end();
         return;
       }
-      log.warn({ reqId: req.id, code: err.code, status: err.httpStatus, err: err.message }, 'request failed');
+      const pid = ref.handle?.workerPid;
+      log.warn({ reqId: req.id, pool: pool.name, ...(pid !== undefined ? { pid } : {}), code: err.code, status: err.httpStatus, err: err.message }, 'request failed');
       if (!sent) cgiError(res, err.httpStatus, err.message, err.code);
       else res.end(1);
     },

@@ -168,6 +168,8 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   private settling = false;
   private killRequested = false;
   private readonly ownsSocket: boolean;
+  /** The worker leads a process group (and session) of its own: signals go to the group. */
+  private readonly ownGroup: boolean;
   private keptFd: number | undefined;
 
   /**
@@ -229,7 +231,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       started !== undefined
         ? { pid: started.pid, stdout: pipeReader(started.stdout), stderr: pipeReader(started.stderr), execError: undefined }
         : { pid: undefined, stdout: undefined, stderr: undefined, execError };
-    return new WorkerProcess(child, command, socketPath, startedAt, options.logger, helperArgs !== undefined, socket);
+    return new WorkerProcess(child, command, socketPath, startedAt, options.logger, helperArgs !== undefined, socket, options.newProcessGroup ?? true);
   }
 
   /** The manager's copy of the listening fd while kept for siblings (`keepSocketFd`). */
@@ -245,9 +247,11 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     logger: Logger,
     viaHelper: boolean,
     socket: { owned: boolean; fd: number | undefined },
+    ownGroup: boolean,
   ) {
     super();
     this.ownsSocket = socket.owned;
+    this.ownGroup = ownGroup;
     this.keptFd = socket.fd;
     this.stdout = child.stdout;
     this.stderr = child.stderr;
@@ -291,13 +295,18 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     return this.pid !== undefined && !this.gone;
   }
 
-  /** Signals the worker (default SIGTERM); false if it is already gone. */
+  /**
+   * Signals the worker (default SIGTERM) and, when it leads its own process group, every
+   * process it started that stayed in that group (php-cgi's children, a forked child still
+   * holding the socket, a fork bomb); false if it is already gone.
+   */
   kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
     if (!this.alive) return false;
     this.killRequested = true;
     try {
-      // Not reaped yet, so the pid is still ours (a zombie at worst), never a reused one.
-      process.kill(this.pid!, signal);
+      // Not reaped yet, so the pid is still ours (a zombie at worst), never a reused one, and
+      // so is the group it leads.
+      process.kill(this.ownGroup ? -this.pid! : this.pid!, signal);
       return true;
     } catch (err) {
       // EPERM: the process is still there.
@@ -317,6 +326,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   private settle(exit: WorkerExit): void {
     if (this.settling) return;
     this.settling = true;
+    this.killLeftovers();
     const timer = setTimeout(() => {
       this.log.debug({ waitedMs: STDIO_DRAIN_MS }, 'worker output still open after exit; a process it started may hold it');
       this.stdout?.destroy();
@@ -328,6 +338,25 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       // as with any event, not an unhandled rejection.
       process.nextTick(() => this.finish(exit));
     });
+  }
+
+  /**
+   * The worker is gone: processes left in its group go too, as systemd's KillMode=control-group
+   * stops a service. A child that kept the listening socket on fd 0 would otherwise serve a
+   * socket nobody routes to, and hold the worker's output pipes, for ever. A job meant to
+   * outlive its worker must leave the group (setsid). Called right after the worker was
+   * reaped: its pid cannot be reused as long as the group it names has members.
+   */
+  private killLeftovers(): void {
+    if (!this.ownGroup || this.pid === undefined) return;
+    try {
+      process.kill(-this.pid, 'SIGKILL');
+    } catch {
+      return; // ESRCH: nothing was left
+    }
+    // Expected after a kill fcgipm sent to the group (a child may still be exiting).
+    if (this.killRequested) this.log.debug('killed what was left of the worker\'s process group');
+    else this.log.warn('the worker left processes behind in its group; killed them');
   }
 
   private finish(exited: WorkerExit): void {

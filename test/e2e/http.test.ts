@@ -302,6 +302,15 @@ describe('pool behaviour under load and failure', () => {
     expect(good.body.toString()).toMatch(/^ok pid=\d+/);
   });
 
+  test('an app that breaks the protocol gets 502 and a warning naming the pool and the worker pid', async () => {
+    const s = await serve('hostile', { maxProcesses: 1 });
+    const bad = await httpRequest(`${s.base}/?mode=bad-version`);
+    expect(bad.status).toBe(502);
+    const line = await s.waitForLine((l) => l.msg === 'request failed');
+    expect(line).toMatchObject({ level: 40, pool: 'hostile.fcgi', pid: expect.any(Number), code: 'FCGIPM_ERR_PROTOCOL', status: 502 });
+    expect((await httpRequest(`${s.base}/?mode=ok`)).status).toBe(200);
+  });
+
   test('a crash after the headers were sent cuts the response instead of faking success', async () => {
     const s = await serve('crash', { maxProcesses: 1 });
     await expect(httpRequest(`${s.base}/?crash=body`)).rejects.toThrow();

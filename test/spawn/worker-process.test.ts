@@ -292,13 +292,62 @@ describe('output capture', () => {
   test('exit is not held up by a grandchild that keeps the output pipes open', async () => {
     const script = writeScript('daemonise.sh', 'echo started\nsleep 30 &\nexit 0');
     const w = start({ command: script });
+    const exit = await w.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(log.output('stdout').map((r) => r.line)).toEqual(['started']);
+  });
+});
+
+/** Not gone and not a zombie waiting to be reaped. */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+async function gone(pid: number, ms = 3_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (running(pid)) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+describe('the worker\'s process group', () => {
+  test('processes a worker leaves behind in its group are killed when it exits, with a warning', async () => {
+    const script = writeScript('leave.sh', 'sleep 300 &\necho child $!\nexit 0');
+    const w = start({ command: script });
+    await w.exited;
+    const child = Number(/child (\d+)/.exec(log.output('stdout').map((r) => r.line).join('\n'))?.[1]);
+    expect(child).toBeGreaterThan(0);
+    expect(await gone(child)).toBe(true);
+    expect(log.records.find((r) => r.msg === 'the worker left processes behind in its group; killed them')).toMatchObject({ level: WARN, pid: w.pid });
+  });
+
+  test('kill() signals the whole group: a child of the worker stops with it', async () => {
+    const script = writeScript('parent.sh', 'sleep 300 &\necho child $!\nwait');
+    const w = start({ command: script });
+    const line = await log.waitFor((r) => r.msg === 'worker output' && String(r.line).startsWith('child '));
+    const child = Number(String(line.line).slice(6));
+    w.kill('SIGTERM');
+    await w.exited;
+    expect(await gone(child)).toBe(true);
+  });
+
+  test('without a group of its own (newProcessGroup false) only the worker is signalled', async () => {
+    const script = writeScript('shared.sh', 'sleep 300 &\necho child $!\nwait');
+    const w = start({ command: script, newProcessGroup: false });
+    const line = await log.waitFor((r) => r.msg === 'worker output' && String(r.line).startsWith('child '));
+    const child = Number(String(line.line).slice(6));
     try {
-      const exit = await w.exited;
-      expect(exit).toEqual({ code: 0, signal: null });
-      expect(log.output('stdout').map((r) => r.line)).toEqual(['started']);
+      w.kill('SIGTERM');
+      await w.exited;
+      expect(running(child)).toBe(true);
     } finally {
-      // The worker led its own process group, so the leftover sleep goes with the group.
-      process.kill(-w.pid!, 'SIGKILL');
+      process.kill(child, 'SIGKILL');
     }
   });
 });
