@@ -45,11 +45,11 @@ import {
 } from './fuzz-streams';
 
 const BASE = baseSeed();
-/** In-process: 4 slices of 25,000 connections. */
-const MEMORY_SLICES = 4;
-const MEMORY_RUNS = Number(process.env.X_MEM ?? 25_000);
+/** In-process: 3 slices of 15,000 connections. */
+const MEMORY_SLICES = 3;
+const MEMORY_RUNS = 15_000;
 /** Real sockets into a real fcgipm process. */
-const SOCKET_RUNS = Number(process.env.X_SOCK ?? 2_000);
+const SOCKET_RUNS = 2_000;
 /** Small enough that generated PARAMS sometimes exceed it (the 431 path). */
 const MAX_PARAMS_BYTES = 8192;
 const STATUS_LINE = Buffer.from('Status: 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n', 'latin1');
@@ -249,7 +249,7 @@ async function memoryCase(c: FrontendCase): Promise<boolean> {
       const from = answers.records.length;
       const before = answers.ends(req.requestId).length;
       for (const chunk of cutAt(bytes, c.cuts)) sock.push(chunk);
-      await until(() => answers.ends(req.requestId).length > before || closed, 2000, `request ${req.requestId} was not answered`);
+      await until(() => answers.ends(req.requestId).length > before || closed, 5000, `request ${req.requestId} was not answered`);
       // A well-formed request before any bad byte gets its exact answer.
       const end = decodeEndRequest(answers.ends(req.requestId)[before]!.content);
       if (end.protocolStatus !== 0 || end.appStatus !== 0) throw new Error(`request answered with status ${end.appStatus}/${end.protocolStatus}`);
@@ -259,7 +259,7 @@ async function memoryCase(c: FrontendCase): Promise<boolean> {
     sent.push(c.tail);
     for (const chunk of cutAt(c.tail, c.cuts)) sock.push(chunk);
     sock.push(null);
-    await until(() => closed, 2000, 'the connection did not close after the web server closed its side');
+    await until(() => closed, 5000, 'the connection did not close after the web server closed its side');
     await tick();
     const lines = log.byCase.get(id) ?? [];
     const malformed = lines.filter((l) => String(l.msg).startsWith('malformed FastCGI input'));
@@ -359,6 +359,14 @@ function fdCount(pid: number): number {
   return fs.readdirSync(`/proc/${pid}/fd`).length;
 }
 
+/** Accepted connections still open on the Unix listener at sockPath (/proc/net/unix, state 03 = connected). */
+function openConnections(sockPath: string): number {
+  return fs
+    .readFileSync('/proc/net/unix', 'utf8')
+    .split('\n')
+    .filter((l) => l.endsWith(` ${sockPath}`) && l.trim().split(/\s+/)[5] === '03').length;
+}
+
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
@@ -399,7 +407,7 @@ header('X-Body-Bytes: ' . strlen($b));
 echo $b;
 `;
 
-/** What php-fpm did with the cases of the real-socket slice; undefined when it is not installed. */
+/** What php-fpm did with the cases of the real-socket slice; undefined until its test ran. */
 let phpFpmFigure: string | undefined;
 
 // ---- the tests ----------------------------------------------------------------------------
@@ -434,7 +442,7 @@ describe('FastCGI front end, in process: the real connection code over an in-mem
         `${n(memory.cases)} connections in ${memory.seeds.length} slices (seeds ${memory.seeds[0]}…${memory.seeds[memory.seeds.length - 1]}), ` +
         `${memory.seconds.toFixed(1)} s (${n(memory.cases / memory.seconds)}/s), ${memory.failures} failures; ` +
         `${n(memory.answered)} well-formed requests answered, ${n(memory.malformed)} protocol errors logged`,
-      peer: 'libfcgi / php-fpm: by design a bad record header or an unexpected record ends the request and closes the connection (fcgi_read_request fails); see the real-socket row for php-fpm measured',
+      peer: 'php-fpm: its connection code cannot be driven in process; measured over real sockets on the same kind of cases in the next row',
     });
     expect(memory.failures).toBe(0);
     expect(memory.cases).toBe(MEMORY_SLICES * MEMORY_RUNS);
@@ -444,7 +452,8 @@ describe('FastCGI front end, in process: the real connection code over an in-mem
 
 describe('FastCGI front end, real process: fcgipm run --fastcgi unix:... with a pool of the echo fixture', () => {
   test('the peer: php-fpm (2 children) under the same connections, time-boxed', async () => {
-    if (!fs.existsSync(phpLib.PHP_FPM)) return;
+    // CI installs php-fpm (.ci/run); a machine without it fails here rather than skip the peer.
+    expect(fs.existsSync(phpLib.PHP_FPM)).toBe(true);
     const d = dir();
     const www = path.join(d, 'www');
     fs.mkdirSync(www);
@@ -491,10 +500,10 @@ describe('FastCGI front end, real process: fcgipm run --fastcgi unix:... with a 
     }
   }, 60_000);
 
-  test(`slice 30: ${n(SOCKET_RUNS)} real connections, then it still serves and holds no more descriptors`, async () => {
+  test(`slice 30: ${n(SOCKET_RUNS)} real connections, then it still serves, no connection left open, no more descriptors`, async () => {
     const d = dir();
     const sockPath = path.join(d, 'fcgi.sock');
-    const c = cli(['run', '--http', 'off', '--fastcgi', `unix:${sockPath}`, '--ipc-dir', path.join(d, 'ipc'), '--max', '2', '--', fixture('echo')]);
+    const c = cli(['run', '--http', 'off', '--fastcgi', `unix:${sockPath}`, '--ipc-dir', path.join(d, 'ipc'), '--max', '1', '--', fixture('echo')]);
     await c.waitForLine((l) => l.msg === 'fcgipm ready');
     const pid = c.child.pid!;
     const t: SocketTally = { cases: 0, seconds: 0, answered: 0, closedByServer: 0 };
@@ -513,11 +522,14 @@ describe('FastCGI front end, real process: fcgipm run --fastcgi unix:... with a 
     t.answered = 0;
     const after = await socketCase(sockPath, SCRIPT, WARM, echoAnswer, t).catch((e: Error) => e);
     const alive = c.child.exitCode === null && c.child.signalCode === null;
+    // One worker at most (--max 1), so its descriptors are the same before and after.
     let fdsAfter = fdCount(pid);
+    let connections = openConnections(sockPath);
     const deadline = Date.now() + 10_000;
-    while (fdsAfter > fdsBefore && Date.now() < deadline) {
+    while ((fdsAfter > fdsBefore || connections > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
       fdsAfter = fdCount(pid);
+      connections = openConnections(sockPath);
     }
     const rss = rssBytes(pid);
     const malformed = c.lines.filter((l) => String(l.msg).startsWith('malformed FastCGI input'));
@@ -529,8 +541,8 @@ describe('FastCGI front end, real process: fcgipm run --fastcgi unix:... with a 
       measured:
         `${n(t.cases)} connections, seed ${seed}, ${t.seconds.toFixed(1)} s (${n(t.cases / t.seconds)}/s), ${details.failed ? 1 : 0} failures; ` +
         `${n(malformed.length)} protocol errors logged, ${errors.length} error lines; alive: ${alive ? 'yes' : 'NO'}; ` +
-        `fds ${fdsBefore} before, ${fdsAfter} after; RSS ${mib(rss)}`,
-      peer: phpFpmFigure ?? 'php-fpm: not installed here; by design a bad record closes the connection (fcgi_read_request fails)',
+        `fds ${fdsBefore} before, ${fdsAfter} after, ${connections} connections left open; RSS ${mib(rss)}`,
+      peer: phpFpmFigure ?? 'php-fpm: not measured in this run (its test was not selected)',
     });
     if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'failed');
     expect(after).toBe(true);
@@ -540,6 +552,7 @@ describe('FastCGI front end, real process: fcgipm run --fastcgi unix:... with a 
     expect(malformed.length).toBeLessThanOrEqual(t.cases);
     expect(malformed.every((l) => l.code === 'FCGIPM_ERR_PROTOCOL')).toBe(true);
     expect(fdsAfter).toBeLessThanOrEqual(fdsBefore);
+    expect(connections).toBe(0);
     c.child.kill('SIGTERM');
     expect((await c.exited).code).toBe(0);
   }, 120_000);
