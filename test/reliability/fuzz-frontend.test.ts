@@ -45,8 +45,8 @@ import {
 } from './fuzz-streams';
 
 const BASE = baseSeed();
-/** In-process: 3 slices of 15,000 connections. */
-const MEMORY_SLICES = 3;
+/** In-process: 2 slices of 15,000 connections. */
+const MEMORY_SLICES = 2;
 const MEMORY_RUNS = 15_000;
 /** Real sockets into a real fcgipm process. */
 const SOCKET_RUNS = 2_000;
@@ -480,7 +480,7 @@ describe('FastCGI front end, real process: fcgipm run --fastcgi unix:... with a 
           }
           return true;
         }),
-        { seed: sliceSeed(BASE, 30), numRuns: SOCKET_RUNS, interruptAfterTimeLimit: 20_000, markInterruptAsFailure: false },
+        { seed: sliceSeed(BASE, 30), numRuns: SOCKET_RUNS, interruptAfterTimeLimit: 15_000, markInterruptAsFailure: false },
       );
       t.seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const afterT: SocketTally = { cases: 0, seconds: 0, answered: 0, closedByServer: 0 };
