@@ -421,7 +421,9 @@ describe('FastCGI front end, in process: the real connection code over an in-mem
     const seed = sliceSeed(BASE, 20 + slice);
     test(`slice ${20 + slice}: ${n(MEMORY_RUNS)} connections, seed ${seed}`, async () => {
       const started = process.hrtime.bigint();
-      const details = await fc.check(fc.asyncProperty(caseArb, memoryCase), { seed, numRuns: MEMORY_RUNS });
+      // A hang costs its 5 s deadline at every shrinking step: the time limit keeps a failing
+      // slice inside its test timeout, reporting the counterexample shrunk so far.
+      const details = await fc.check(fc.asyncProperty(caseArb, memoryCase), { seed, numRuns: MEMORY_RUNS, interruptAfterTimeLimit: 75_000, markInterruptAsFailure: true });
       memory.seconds += Number(process.hrtime.bigint() - started) / 1e9;
       memory.cases += details.numRuns;
       memory.seeds.push(seed);
@@ -514,7 +516,7 @@ describe('FastCGI front end, real process: fcgipm run --fastcgi unix:... with a 
     const started = process.hrtime.bigint();
     const details = await fc.check(
       fc.asyncProperty(caseArb, (one) => socketCase(sockPath, SCRIPT, one, echoAnswer, t)),
-      { seed, numRuns: SOCKET_RUNS },
+      { seed, numRuns: SOCKET_RUNS, interruptAfterTimeLimit: 90_000, markInterruptAsFailure: true },
     );
     t.seconds = Number(process.hrtime.bigint() - started) / 1e9;
     t.cases = details.numRuns;
