@@ -260,6 +260,11 @@ async function memoryCase(c: FrontendCase): Promise<boolean> {
     }
     sent.push(c.tail);
     for (const chunk of cutAt(c.tail, c.cuts)) sock.push(chunk);
+    await tick();
+    // A protocol error closes the connection by itself, before the web server's FIN.
+    if ((log.byCase.get(id) ?? []).some((l) => String(l.msg).startsWith('malformed FastCGI input'))) {
+      await until(() => closed, 5000, 'a protocol error did not close the connection');
+    }
     sock.push(null);
     await until(() => closed, 5000, 'the connection did not close after the web server closed its side');
     await tick();
