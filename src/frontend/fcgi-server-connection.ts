@@ -445,7 +445,8 @@ export class FcgiServerConnection implements ExchangeWriter {
 
   private malformed(err: ProtocolError): void {
     if (this.state === 'closed') return;
-    this.logger.warn({ err: err.message, reqId: this.ex?.id }, 'malformed FastCGI input; connection closed');
+    // One line per connection, with the stable code to match on (the message says which rule).
+    this.logger.warn({ code: err.code, err: err.message, reqId: this.ex?.id }, 'malformed FastCGI input; connection closed');
     this.lost('malformed FastCGI input', err);
     this.state = 'closed';
     this.socket.destroy();

@@ -149,8 +149,17 @@ export class RecordDecoder {
     return undefined;
   }
 
+  /**
+   * Stops the decoder for good and drops the record it was assembling: nothing after a bad
+   * header can be decoded, and a failed decoder then reports the same state (no bytes held, not
+   * mid-record) whether the bad header arrived whole in one chunk or split across two.
+   */
   private fail(err: ProtocolError): ProtocolError {
     this.error = err;
+    this.headerFill = 0;
+    this.contentFill = 0;
+    this.paddingFill = 0;
+    this.content = EMPTY;
     return err;
   }
 

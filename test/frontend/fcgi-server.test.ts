@@ -536,7 +536,9 @@ describe('FcgiServer: aborts and bad input', () => {
     await bad.closed;
     const line = await started.log.waitForLine((l) => String(l.msg).startsWith('malformed FastCGI input'));
     expect(String(line.err)).toMatch(/version 2/);
+    expect(line.code).toBe('FCGIPM_ERR_PROTOCOL');
     expect(line.remote).toBe(`127.0.0.1:${String(badPort)}`);
+    expect(started.log.lines.filter((l) => String(l.msg).startsWith('malformed FastCGI input'))).toHaveLength(1);
     good.begin(1, [['REQUEST_METHOD', 'GET']]);
     good.send(encodeStreamEnd(RecordType.STDIN, 1));
     expect(await good.endRequest(1)).toEqual({ appStatus: 0, protocolStatus: 0 });

@@ -271,6 +271,19 @@ describe('RecordDecoder', () => {
       expect(decodeChunks(byteByByte(stream)).error?.message).toMatch(/version 2/);
     });
 
+    it('a failed decoder holds nothing, whether the bad header came whole or split (found by fuzz-decoder)', () => {
+      // The shrunk counterexample: a version-0 header whose first byte came alone reported
+      // midRecord and 8 bytes held; the same bytes in one chunk reported neither.
+      const bad = rawRecord({ type: 0, requestId: 244, content: Buffer.alloc(120), version: 0 });
+      for (let i = 0; i <= 8; i++) {
+        const d = new RecordDecoder(() => undefined);
+        const err = d.push(bad.subarray(0, i)) ?? d.push(bad.subarray(i));
+        expect(err?.message).toBe('FastCGI record with version 0, expected 1 (spec §3.3)');
+        expect(d.midRecord).toBe(false);
+        expect(d.bufferedBytes).toBe(0);
+      }
+    });
+
     it('stays failed: later pushes return the same error and decode nothing', () => {
       let n = 0;
       const d = new RecordDecoder(() => n++);
