@@ -96,7 +96,7 @@ worker_processes 1;
 ${process.getuid?.() === 0 ? 'user root root;' : ''}
 pid ${dir}/nginx.pid;
 error_log ${errorLog} info;
-${workerConnections > 256 ? `worker_rlimit_nofile ${workerConnections * 2};` : ''}
+${workerConnections > 256 ? `worker_rlimit_nofile ${workerConnections + 1024};` : ''}
 events { worker_connections ${workerConnections}; }
 http {
   access_log off;
