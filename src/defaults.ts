@@ -15,6 +15,9 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 /** How long a client may take to send a request's head (nginx: client_header_timeout, 60 s). */
 export const DEFAULT_CLIENT_HEADER_TIMEOUT_MS = 60_000;
 
+/** Longest pause between two reads of a request body (nginx: client_body_timeout, 60 s). */
+export const DEFAULT_CLIENT_BODY_TIMEOUT_MS = 60_000;
+
 /**
  * A process class's settings when no layer of the configuration and no flag sets them. The
  * pool layer applies them (pm/policy/options.ts, pm/pool-options.ts) and the settings table

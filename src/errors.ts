@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'FCGIPM_ERR_BODY_TOO_LARGE'
   | 'FCGIPM_ERR_SPOOL'
   | 'FCGIPM_ERR_CLIENT_ABORTED'
+  | 'FCGIPM_ERR_CLIENT_TIMEOUT'
   | 'FCGIPM_ERR_CLOSED'
   | 'FCGIPM_ERR_IPC_DIR'
   | 'FCGIPM_ERR_NATIVE'
@@ -47,6 +48,7 @@ const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   FCGIPM_ERR_SPOOL: 500,
   // The client is gone; nobody reads the status. 499 is nginx's "client closed request".
   FCGIPM_ERR_CLIENT_ABORTED: 499,
+  FCGIPM_ERR_CLIENT_TIMEOUT: 408,
   FCGIPM_ERR_CLOSED: 503,
   FCGIPM_ERR_IPC_DIR: 500,
   FCGIPM_ERR_NATIVE: 500,
@@ -182,6 +184,13 @@ export class SpoolError extends FcgipmError {
 export class ClientAbortedError extends FcgipmError {
   constructor(message: string) {
     super('FCGIPM_ERR_CLIENT_ABORTED', message);
+  }
+}
+
+/** The client paused longer than the body timeout while sending a request body (nginx answers 408 too). */
+export class ClientTimeoutError extends FcgipmError {
+  constructor(message: string) {
+    super('FCGIPM_ERR_CLIENT_TIMEOUT', message);
   }
 }
 

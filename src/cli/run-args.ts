@@ -43,6 +43,8 @@ export interface RunArgs {
   readonly drainTimeoutMs: number;
   /** --client-header-timeout SEC: the time a client gets to send a request head. */
   readonly clientHeaderTimeoutMs: number | undefined;
+  /** --client-body-timeout SEC: the longest pause between two reads of a request body. */
+  readonly clientBodyTimeoutMs: number | undefined;
   readonly logLevel: string | undefined;
   /** --log-file PATH: append the log there instead of stdout (reopened on SIGUSR1). */
   readonly logFile: string | undefined;
@@ -108,6 +110,9 @@ HTTP through them. COMMAND is found as a shell finds it: a bare name in PATH.
   --client-header-timeout SEC
                           408 for a client that has not sent a whole request head by then
                           (default 60, nginx's client_header_timeout)
+  --client-body-timeout SEC
+                          408 for a client that pauses this long between two reads of its
+                          request body (default 60, nginx's client_body_timeout)
   --env NAME=VALUE        add a variable to the workers' environment (repeatable)
   --user USER             run workers as this user (name or uid; needs root)
   --group GROUP           ... and this group (default the user's primary group)
@@ -179,6 +184,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   let maxBodyBytes: number | undefined;
   let drainTimeoutMs = DEFAULT_DRAIN_TIMEOUT_MS;
   let clientHeaderTimeoutMs: number | undefined;
+  let clientBodyTimeoutMs: number | undefined;
   let logLevel: string | undefined;
   let logFile: string | undefined;
   let pidFile: string | undefined;
@@ -261,6 +267,9 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
       case '--client-header-timeout':
         clientHeaderTimeoutMs = seconds(name, value());
         break;
+      case '--client-body-timeout':
+        clientBodyTimeoutMs = seconds(name, value());
+        break;
       case '--log-level':
         logLevel = value();
         break;
@@ -314,6 +323,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     maxBodyBytes,
     drainTimeoutMs,
     clientHeaderTimeoutMs,
+    clientBodyTimeoutMs,
     logLevel,
     logFile,
     pidFile,

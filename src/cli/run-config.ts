@@ -91,6 +91,7 @@ export function configFromRunArgs(args: RunArgs): Config {
     ],
     drainTimeoutMs: args.drainTimeoutMs,
     ...(args.clientHeaderTimeoutMs !== undefined ? { clientHeaderTimeoutMs: args.clientHeaderTimeoutMs } : {}),
+    ...(args.clientBodyTimeoutMs !== undefined ? { clientBodyTimeoutMs: args.clientBodyTimeoutMs } : {}),
     logLevel: args.logLevel ?? DEFAULT_LOG_LEVEL,
     // Relative to where fcgipm was started, as every path flag.
     ...(args.logFile !== undefined ? { logFile: path.resolve(args.logFile) } : {}),

@@ -144,6 +144,7 @@ export async function startServer(initial: Config, logger: Logger, options: Serv
         reusePort: config.listen.reusePort,
         accessLog,
         ...(config.clientHeaderTimeoutMs !== undefined ? { headerTimeoutMs: config.clientHeaderTimeoutMs } : {}),
+        ...(config.clientBodyTimeoutMs !== undefined ? { bodyTimeoutMs: config.clientBodyTimeoutMs } : {}),
       });
       const front = http;
       if (anyHandoff(config)) {

@@ -5,7 +5,7 @@
  * docs/config.md's key table is printed from it (scripts/config-doc.js), so the three cannot
  * disagree.
  */
-import { DEFAULT_CLIENT_HEADER_TIMEOUT_MS, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_IPC_DIR, DEFAULT_MAX_PROCESSES, POOL_SETTING_DEFAULTS as D } from '../defaults';
+import { DEFAULT_CLIENT_BODY_TIMEOUT_MS, DEFAULT_CLIENT_HEADER_TIMEOUT_MS, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_IPC_DIR, DEFAULT_MAX_PROCESSES, POOL_SETTING_DEFAULTS as D } from '../defaults';
 import type { PoolSettings } from './types';
 
 /** Where a key may be written. `pool` keys go wherever process settings are allowed. */
@@ -348,6 +348,7 @@ export const SCHEMA: readonly KeySpec[] = [
   { section: 'top', key: 'ipcDir', type: 'path', default: DEFAULT_IPC_DIR, doc: 'directory of the per-process Unix sockets (<pid>.<n>); made again, with its mode, before the next spawn if it is removed while fcgipm runs', modFcgid: 'FcgidIPCDir', phpFpm: '—' },
   { section: 'top', key: 'maxProcesses', type: 'integer', min: 1, default: DEFAULT_MAX_PROCESSES, doc: 'live processes across all classes at most', modFcgid: 'FcgidMaxProcesses', phpFpm: 'process.max' },
   { section: 'top', key: 'clientHeaderTimeout', type: 'duration', field: 'clientHeaderTimeoutMs', default: DEFAULT_CLIENT_HEADER_TIMEOUT_MS / 1000, doc: 'a client that has not sent a whole request head in this long is answered 408 and disconnected (slowloris), to the second', modFcgid: '— (RequestReadTimeout header=)', phpFpm: '— (nginx client_header_timeout)' },
+  { section: 'top', key: 'clientBodyTimeout', type: 'duration', field: 'clientBodyTimeoutMs', default: DEFAULT_CLIENT_BODY_TIMEOUT_MS / 1000, doc: 'a client that pauses this long between two reads of its request body (not the whole body\'s time) is answered 408 and disconnected, to the second; bodies are read before a worker is taken, so a slow one holds none', modFcgid: '— (RequestReadTimeout body=)', phpFpm: '— (nginx client_body_timeout)' },
   { section: 'top', key: 'drainTimeout', type: 'duration', zeroOff: true, field: 'drainTimeoutMs', default: DEFAULT_DRAIN_TIMEOUT_MS / 1000, doc: 'on SIGTERM, time requests in flight get to finish', modFcgid: '—', phpFpm: 'process_control_timeout' },
   { section: 'top', key: 'logLevel', type: 'enum', values: LOG_LEVELS, default: DEFAULT_LOG_LEVEL, doc: 'log lines below this level are dropped', modFcgid: '— (LogLevel)', phpFpm: 'log_level' },
   { section: 'top', key: 'logFile', type: 'path', defaultText: 'stdout', doc: 'append the log here instead of stdout; SIGUSR1 reopens it (logrotate); its directory must exist', modFcgid: '— (ErrorLog)', phpFpm: 'error_log' },

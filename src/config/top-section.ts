@@ -21,6 +21,7 @@ export function readConfig(src: YamlSource, root: unknown): Config {
   const maxProcesses = readInteger(src, src.need(top, 'top', 'maxProcesses', ''));
   const drainTimeoutMs = readDuration(src, src.need(top, 'top', 'drainTimeout', ''));
   const clientHeaderTimeoutMs = readDuration(src, src.need(top, 'top', 'clientHeaderTimeout', ''));
+  const clientBodyTimeoutMs = readDuration(src, src.need(top, 'top', 'clientBodyTimeout', ''));
   const logLevel = readEnum(src, src.need(top, 'top', 'logLevel', ''));
   const logFileEntry = src.entry(top, 'top', 'logFile', '');
   const logFile = logFileEntry && readFilePath(src, logFileEntry);
@@ -62,6 +63,7 @@ export function readConfig(src: YamlSource, root: unknown): Config {
     sites,
     drainTimeoutMs: drainTimeoutMs ?? 0,
     ...(clientHeaderTimeoutMs !== undefined ? { clientHeaderTimeoutMs } : {}),
+    ...(clientBodyTimeoutMs !== undefined ? { clientBodyTimeoutMs } : {}),
     logLevel: logLevel ?? '',
     ...(logFile !== undefined ? { logFile } : {}),
     ...(pidFile !== undefined ? { pidFile } : {}),

@@ -165,6 +165,8 @@ export interface Config {
   readonly drainTimeoutMs: number;
   /** A client that has not sent a whole request head in this long is disconnected (408). */
   readonly clientHeaderTimeoutMs?: number;
+  /** A client that pauses this long between two reads of its request body is disconnected (408). */
+  readonly clientBodyTimeoutMs?: number;
   readonly logLevel: string;
   /** Append the log here instead of stdout; reopened on SIGUSR1. */
   readonly logFile?: string;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { BodyTooLargeError, ClientAbortedError, SpoolError, type FcgipmError } from '../errors';
+import { BodyTooLargeError, ClientAbortedError, ClientTimeoutError, SpoolError, type FcgipmError } from '../errors';
 
 export interface SpoolOptions {
   /** Bytes kept in memory before the body moves to a temp file (FcgidMaxRequestInMem). */
@@ -10,6 +10,11 @@ export interface SpoolOptions {
   /** Largest body accepted; more → BodyTooLargeError (413). */
   readonly maxBytes: number;
   readonly tmpDir?: string;
+  /**
+   * Longest pause between two reads of the body (nginx's client_body_timeout: not the whole
+   * body's time); then ClientTimeoutError (408). 0 or absent: no limit.
+   */
+  readonly idleTimeoutMs?: number;
 }
 
 export type SpooledBody =
@@ -19,7 +24,8 @@ export type SpooledBody =
 /**
  * Reads a body of unknown length (HTTP/1.1 chunked) to the end so that CONTENT_LENGTH can be
  * sent, as RFC 3875 §4.1.2 requires: memory up to memoryLimit, then a private temp file
- * (mode 0600, removed by dispose()). A body that exceeds maxBytes rejects at once.
+ * (mode 0600, removed by dispose()). A body that exceeds maxBytes rejects at once; so does
+ * one whose client pauses longer than idleTimeoutMs.
  */
 export function spoolBody(stream: Readable, options: SpoolOptions): Promise<SpooledBody> {
   return new Promise((resolve, reject) => {
@@ -27,6 +33,12 @@ export function spoolBody(stream: Readable, options: SpoolOptions): Promise<Spoo
     let length = 0;
     let file: { path: string; fd: number; dir: string } | undefined;
     let done = false;
+    const idleMs = options.idleTimeoutMs ?? 0;
+    // One timer refreshed on every read: a chunk costs a re-arm, not a new timer.
+    const idle =
+      idleMs > 0
+        ? setTimeout(() => fail(new ClientTimeoutError(`no request body bytes from the client for ${idleMs} ms`)), idleMs)
+        : undefined;
 
     const cleanupFile = (): void => {
       if (!file) return;
@@ -40,11 +52,13 @@ export function spoolBody(stream: Readable, options: SpoolOptions): Promise<Spoo
     const fail = (err: FcgipmError): void => {
       if (done) return;
       done = true;
+      clearTimeout(idle);
       stream.off('data', onData);
       cleanupFile();
       reject(err);
     };
     const onData = (chunk: Buffer): void => {
+      idle?.refresh();
       length += chunk.length;
       if (length > options.maxBytes) {
         fail(new BodyTooLargeError(`request body exceeds the limit of ${options.maxBytes} bytes`));
@@ -86,6 +100,7 @@ export function spoolBody(stream: Readable, options: SpoolOptions): Promise<Spoo
     stream.once('end', () => {
       if (done) return;
       done = true;
+      clearTimeout(idle);
       if (file) {
         fs.closeSync(file.fd);
         const f = file;

@@ -105,8 +105,8 @@ export class CgiResponseWriter implements ResponseHandler {
       'x-fcgipm-error': err.code,
     };
     if (status === 503) headers['retry-after'] = RETRY_AFTER_SECONDS;
-    // The body of a refused upload was not read; do not keep the connection.
-    if (status === 413) headers.connection = 'close';
+    // The body of a refused or timed-out upload was not read; do not keep the connection.
+    if (status === 413 || status === 408) headers.connection = 'close';
     res.writeHead(status, headers);
     res.end(body);
   }

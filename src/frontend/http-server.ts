@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { KEEP_CONN_MAX_BODY } from '../client/connection';
 import type { RequestBody } from '../client/request';
 import { serveStaticFile } from './static-file';
-import { DEFAULT_CLIENT_HEADER_TIMEOUT_MS } from '../defaults';
+import { DEFAULT_CLIENT_BODY_TIMEOUT_MS, DEFAULT_CLIENT_HEADER_TIMEOUT_MS } from '../defaults';
 import { BodyTooLargeError, FcgipmError, InvalidArgumentError } from '../errors';
 import { authorizerParams, basicCredentials, runAuthorizer } from './authorizer';
 import type { Logger } from '../log';
@@ -56,10 +56,13 @@ export interface HttpFrontendOptions {
   readonly accessLog?: AccessLog | undefined;
   /** Time a client gets to send a whole request head; then 408 and the connection closed. */
   readonly headerTimeoutMs?: number;
+  /** Longest pause between two reads of a request body; then 408 and the connection closed. */
+  readonly bodyTimeoutMs?: number;
 }
 
 export const HTTP_DEFAULTS = {
   headerTimeoutMs: DEFAULT_CLIENT_HEADER_TIMEOUT_MS,
+  bodyTimeoutMs: DEFAULT_CLIENT_BODY_TIMEOUT_MS,
   maxBodyBytes: 1024 * 1024 * 1024,
   bodyMemoryLimit: 1024 * 1024,
   maxResponseHeaderBytes: 64 * 1024,
@@ -116,6 +119,7 @@ export class HttpFrontend {
       maxResponseHeaderBytes: options.maxResponseHeaderBytes ?? HTTP_DEFAULTS.maxResponseHeaderBytes,
       reusePort: options.reusePort ?? false,
       headerTimeoutMs: options.headerTimeoutMs ?? HTTP_DEFAULTS.headerTimeoutMs,
+      bodyTimeoutMs: options.bodyTimeoutMs ?? HTTP_DEFAULTS.bodyTimeoutMs,
     };
     this.fd = options.fd;
     this.accessLog = options.accessLog;
@@ -125,8 +129,8 @@ export class HttpFrontend {
     const timeouts = {
       headersTimeout: this.o.headerTimeoutMs,
       connectionsCheckingInterval: Math.min(1_000, this.o.headerTimeoutMs),
-      // The whole request's limit (Node: 300 s) must not undercut the head's.
-      requestTimeout: Math.max(300_000, this.o.headerTimeoutMs),
+      // The whole request's limit (Node: 300 s) must not undercut the head's or the body's.
+      requestTimeout: Math.max(300_000, this.o.headerTimeoutMs, this.o.bodyTimeoutMs),
     };
     this.server = this.accessLog
       ? http.createServer({ ServerResponse: CountingResponse, ...timeouts }, (req, res) => this.onRequest(req, res))
@@ -369,24 +373,31 @@ export class HttpFrontend {
         writer.fail(new BodyTooLargeError(`request body of ${length} bytes exceeds the limit of ${maxBodyBytes}`));
         return;
       }
-      if (length > 0 && length <= KEEP_CONN_MAX_BODY) {
-        // A small body is read first: the request then goes to the worker in one write on a
-        // kept connection (client/request-bytes.ts), and can be replayed. Larger ones stream.
-        this.spool(ex, writer, req, { memoryLimit: length, maxBytes: maxBodyBytes }, send);
+      if (length === 0) {
+        send({ kind: 'none' }, 0);
         return;
       }
-      send(length > 0 ? { kind: 'stream', stream: req } : { kind: 'none' }, length);
+      // Every body is read before a worker is asked for (nginx's fastcgi_request_buffering,
+      // mod_fcgid's FcgidMaxRequestInMem): a client that sends it slowly holds a connection and
+      // a buffer or temp file, never a worker. One of up to KEEP_CONN_MAX_BODY then goes in one
+      // write on a kept connection (client/request-bytes.ts); any spooled body can be replayed.
+      const memoryLimit = Math.min(length, Math.max(this.o.bodyMemoryLimit, KEEP_CONN_MAX_BODY));
+      this.spool(ex, writer, req, { memoryLimit, maxBytes: maxBodyBytes }, send);
       return;
     }
     if (req.headers['transfer-encoding'] === undefined) {
       send({ kind: 'none' }, undefined);
       return;
     }
-    // Chunked: the app must see CONTENT_LENGTH (RFC 3875 §4.1.2), so the body is read first.
+    // Chunked: the app must see CONTENT_LENGTH (RFC 3875 §4.1.2), so the body is read first too.
     this.spool(ex, writer, req, { memoryLimit: this.o.bodyMemoryLimit, maxBytes: maxBodyBytes }, send);
   }
 
-  /** Reads the whole body (memory, then a temp file past memoryLimit), then sends the request. */
+  /**
+   * Reads the whole body (memory, then a temp file past memoryLimit), then sends the request.
+   * A pause longer than the body timeout between two reads is answered 408 (writer.fail closes
+   * the connection, whose unread rest cannot be skipped).
+   */
   private spool(
     ex: Exchange,
     writer: CgiResponseWriter,
@@ -394,7 +405,7 @@ export class HttpFrontend {
     limits: { memoryLimit: number; maxBytes: number },
     send: (body: RequestBody, contentLength: number | undefined) => void,
   ): void {
-    spoolBody(req, limits).then(
+    spoolBody(req, { ...limits, idleTimeoutMs: this.o.bodyTimeoutMs }).then(
       (spooled) => {
         ex.dispose = () => spooled.dispose();
         if (ex.res.destroyed) {

@@ -82,9 +82,10 @@ function stopper(child: ChildProcess): () => Promise<void> {
 
 /**
  * nginx in the foreground with `server` as the body of its one server block. Runs its
- * workers as root so they can reach a 0660 root-owned fcgipm socket.
+ * workers as root so they can reach a 0660 root-owned fcgipm socket. workerConnections past
+ * 256 (many idle clients) raises the worker's open-file limit to match.
  */
-export async function startNginx(dir: string, serverBlock: string, httpExtra = ''): Promise<WebServer> {
+export async function startNginx(dir: string, serverBlock: string, httpExtra = '', workerConnections = 256): Promise<WebServer> {
   const port = await freePort();
   fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
   const errorLog = path.join(dir, 'logs', 'error.log');
@@ -95,7 +96,8 @@ worker_processes 1;
 ${process.getuid?.() === 0 ? 'user root root;' : ''}
 pid ${dir}/nginx.pid;
 error_log ${errorLog} info;
-events { worker_connections 256; }
+${workerConnections > 256 ? `worker_rlimit_nofile ${workerConnections + 1024};` : ''}
+events { worker_connections ${workerConnections}; }
 http {
   access_log off;
   client_body_temp_path ${dir}/client_body;
