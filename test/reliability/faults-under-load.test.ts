@@ -112,8 +112,9 @@ function fdCount(pid: number): number {
 
 /**
  * wrk's Lua side: each thread counts the statuses it sees (and stops itself after `limit`
- * responses when the first script argument is not 0); done() sums the threads and prints one
- * JSON line with wrk's own socket error counts.
+ * responses when the first script argument is not 0, saying so: wrk's main thread sleeps out
+ * -d unless SIGINT cuts it short); done() sums the threads and prints one JSON line with wrk's
+ * own socket error counts.
  */
 const COUNT_STATUSES = `-- Written by test/reliability/faults-under-load.test.ts: every response status counted.
 local threads = {}
@@ -126,7 +127,11 @@ end
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
   seen = seen + 1
-  if limit > 0 and seen >= limit then wrk.thread:stop() end
+  if limit > 0 and seen == limit then
+    io.write("WRK-LIMIT\\n")
+    io.flush()
+    wrk.thread:stop()
+  end
 end
 function done(summary, latency, requests)
   local all = {}
@@ -160,7 +165,7 @@ function failed(load: Load): number {
   return load.responses - statusCount(load, 200) + load.socketErrors;
 }
 
-/** `wrk -t1 -c<connections> -d<seconds>s` on url; with limit, it stops after that many responses. */
+/** `wrk -t1 -c<connections> -d<seconds>s` on url; with limit, it stops after that many responses (with -t1). */
 function wrk(url: string, scratch: string, options: { connections: number; seconds: number; limit?: number }): Promise<Load> {
   const script = path.join(scratch, 'count-statuses.lua');
   fs.writeFileSync(script, COUNT_STATUSES);
@@ -169,7 +174,10 @@ function wrk(url: string, scratch: string, options: { connections: number; secon
     const child = spawn(WRK, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     wrks.add(child);
     let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('WRK-LIMIT')) child.kill('SIGINT');
+    });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.once('error', reject);
     child.once('close', (code) => {
@@ -423,9 +431,9 @@ describe('SIGSTOP of a busy worker', () => {
     const pids = new Set(four.map((r) => /pid=(\d+)/.exec(r.body.toString())?.[1]));
 
     // The peer: php-fpm with request_terminate_timeout = the same, behind nginx (whose own
-    // fastcgi_read_timeout, 8 s here, is what answers if php-fpm does not).
+    // fastcgi_read_timeout, 6 s here, is what answers if php-fpm does not).
     const peerDir = dir();
-    const fpm = await startPhpFpm(peerDir, 4, [`request_terminate_timeout = ${BUSY_TIMEOUT_S}s`], ['fastcgi_read_timeout 8s;']);
+    const fpm = await startPhpFpm(peerDir, 4, [`request_terminate_timeout = ${BUSY_TIMEOUT_S}s`], ['fastcgi_read_timeout 6s;']);
     const peerSent = Date.now();
     const peerVictim = httpRequest(`${fpm.base}/sleep.php?ms=60000`).then((r) => ({ status: r.status, ms: Date.now() - peerSent }));
     // The child that took it: sleep.php writes its pid before it sleeps.
