@@ -99,7 +99,14 @@ export class RequestRun {
         this.send(worker, job, kept);
         return;
       }
-      if (kept.closedByPeer && worker.process.alive) this.noteAppClosesConnections();
+      // A kept connection the app closed says it ignores FCGI_KEEP_CONN only if the app lives
+      // on: a worker killed while idle (the OOM killer, an operator) closes it too, and its
+      // exit may reach us a moment after the close does.
+      if (kept.closedByPeer) {
+        void this.workerFate(worker).then((fate) => {
+          if (fate === 'alive') this.noteAppClosesConnections();
+        });
+      }
       kept.destroy();
     }
     this.launcher

@@ -61,6 +61,9 @@ test('kill -9 of a worker every 100 ms, the ones that served nothing yet first, 
   expect(statuses.get(503) ?? 0).toBe(0);
   expect(failed).toBeLessThanOrEqual(kills);
   expect(ok).toBeGreaterThan(100);
+  // A worker killed while idle closes its kept connection: that is no sign of an app that
+  // ignores FCGI_KEEP_CONN (the pool would open a connection per request from then on).
+  expect(s.lines.filter((l) => String(l.msg).includes('FCGI_KEEP_CONN'))).toEqual([]);
   // And the pool serves again.
   expect(await get(s.base)).toBe(200);
 }, 30_000);
