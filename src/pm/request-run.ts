@@ -13,6 +13,7 @@ import {
   killOnBusyTimeout,
   mayReplay,
   onAttemptFailure,
+  replayableUnread,
   workerAfterFailure,
   type AttemptFailure,
   type WorkerFate,
@@ -262,7 +263,8 @@ export class RequestRun {
         return;
       }
       this.running.delete(job);
-      const verdict = afterUnansweredClose(fate, err.reusedConnection, job.attempts);
+      const neverTaken = err.unread && replayableUnread(job.info.method, job.request.body.kind !== 'none');
+      const verdict = afterUnansweredClose(fate, err.reusedConnection, job.attempts, neverTaken);
       if (verdict === 'fail') {
         this.finish(job, err);
       } else if (verdict === 'resend') {
