@@ -377,7 +377,8 @@ describe('kill -9 storm under load', () => {
     recordFigure({
       section: 'faults',
       case: `kill -9 of a random worker (new ones first) every 100 ms, ${STORM_S} s, 32 clients, --max ${WORKERS} (hello)`,
-      userSees: 'no 503; only a request running on a killed worker fails (502), so failures ≤ kills; the pool serves on',
+      userSees:
+        'no 503; only a request its worker was running when killed fails (502), so failures ≤ kills (a request still unread in its socket goes to another worker: in all, under a quarter of the kills); the pool serves on',
       measured:
         `${describeLoad(load)} for ${n(kills)} kills: ${perSecond(failed(load), load.seconds)} failed/s for ${perSecond(kills, load.seconds)} kills/s; ` +
         `the pool counted ${n(pool.responses503)} × 503`,
@@ -391,6 +392,10 @@ describe('kill -9 storm under load', () => {
     expect(statusCount(load, 503)).toBe(0);
     expect(pool.responses503).toBe(0);
     expect(failed(load)).toBeLessThanOrEqual(kills);
+    // A hello worker spends little of its time running a request: most kills find it waiting,
+    // or with the next request unread in its socket, which goes to another worker. Before that
+    // replay, 56 to 91 % of the kills cost a request on this machine.
+    expect(failed(load)).toBeLessThanOrEqual(kills / 4);
     expect(after.status).toBe(200);
     // Workers killed while idle close their kept connections: the pool must not take that
     // for an app that ignores FCGI_KEEP_CONN (a connection per request from then on).
