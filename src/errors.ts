@@ -111,11 +111,17 @@ export class WorkerClosedError extends FcgipmError {
   readonly reusedConnection: boolean;
   /** The request before this one on the connection carried a body (see Connection.request). */
   readonly afterBody: boolean;
-  constructor(message: string, facts: { responseStarted: boolean; reusedConnection: boolean; afterBody?: boolean }) {
+  /**
+   * The app's end of the connection went away with bytes of ours it had not read (ECONNRESET
+   * or EPIPE on the Unix socket): it never read all of this request.
+   */
+  readonly unread: boolean;
+  constructor(message: string, facts: { responseStarted: boolean; reusedConnection: boolean; afterBody?: boolean; unread?: boolean }) {
     super('FCGIPM_ERR_WORKER_CLOSED', message);
     this.responseStarted = facts.responseStarted;
     this.reusedConnection = facts.reusedConnection;
     this.afterBody = facts.afterBody ?? false;
+    this.unread = facts.unread ?? false;
   }
 }
 

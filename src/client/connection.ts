@@ -70,6 +70,8 @@ export class Connection {
   private state: State = 'idle';
   private served = 0;
   private peerClosedIdle = false;
+  /** The app's end closed with bytes of ours unread (ECONNRESET, EPIPE). */
+  private peerLeftUnread = false;
   private lastHadBody = false;
   private active: Active | undefined;
 
@@ -103,8 +105,11 @@ export class Connection {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
     socket.on('timeout', () => this.onTimeout());
-    socket.on('error', () => {
-      // 'close' follows every 'error'; the outcome is decided there.
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // 'close' follows every 'error'; the outcome is decided there. Linux resets a Unix
+      // socket's peer when it is closed with data still unread in its receive queue, and a
+      // write to a closed one fails with EPIPE: either way the app did not read all we sent.
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') this.peerLeftUnread = true;
     });
     socket.on('end', () => this.onPeerClosed());
     socket.on('close', () => this.onPeerClosed());
@@ -317,6 +322,7 @@ export class Connection {
         responseStarted: active.responseStarted,
         reusedConnection: active.reused,
         afterBody: active.afterBody,
+        unread: this.peerLeftUnread,
       }),
     );
   }

@@ -14,6 +14,7 @@ import {
   killOnBusyTimeout,
   mayReplay,
   onAttemptFailure,
+  replayableUnread,
   workerAfterFailure,
   type AttemptFailure,
   type WorkerFate,
@@ -100,7 +101,14 @@ export class RequestRun {
         this.send(worker, job, kept);
         return;
       }
-      if (kept.closedByPeer && worker.process.alive) this.noteAppClosesConnections();
+      // A kept connection the app closed says it ignores FCGI_KEEP_CONN only if the app lives
+      // on: a worker killed while idle (the OOM killer, an operator) closes it too, and its
+      // exit may reach us a moment after the close does.
+      if (kept.closedByPeer) {
+        void this.workerFate(worker).then((fate) => {
+          if (fate === 'alive') this.noteAppClosesConnections();
+        });
+      }
       kept.destroy();
     }
     this.launcher
@@ -257,7 +265,8 @@ export class RequestRun {
         return;
       }
       this.running.delete(job);
-      const verdict = afterUnansweredClose(fate, err.reusedConnection, job.attempts);
+      const neverTaken = err.unread && replayableUnread(job.info.method, job.request.body.kind !== 'none');
+      const verdict = afterUnansweredClose(fate, err.reusedConnection, job.attempts, neverTaken);
       if (verdict === 'fail') {
         this.finish(job, err);
       } else if (verdict === 'resend') {

@@ -10,7 +10,8 @@ import type { FcgipmError } from '../../src/errors';
 import { Pool } from '../../src/pm/pool';
 import { resolvePoolOptions, type PoolOptionsInput } from '../../src/pm/pool-options';
 import { FakeClock } from '../helpers/fake-clock';
-import { silentLogger } from '../../src/log';
+import { silentLogger, type Logger } from '../../src/log';
+import { memoryLogger } from '../helpers/fixtures';
 import { FakeLauncher, fakeIpcDir } from './fake-workers';
 
 const REQUEST: FcgiRequest = { params: [['REQUEST_METHOD', 'GET']], body: { kind: 'none' } };
@@ -53,11 +54,11 @@ afterEach(async () => {
   }
 });
 
-function makePool(input: Omit<PoolOptionsInput, 'command'>): { pool: Pool; clock: FakeClock; launcher: FakeLauncher } {
+function makePool(input: Omit<PoolOptionsInput, 'command'>, logger: Logger = silentLogger()): { pool: Pool; clock: FakeClock; launcher: FakeLauncher } {
   const clock = new FakeClock();
   const launcher = new FakeLauncher();
   const options = resolvePoolOptions({ command: '/fake/app', name: 'unit', maxProcesses: 4, ...input });
-  const pool = new Pool(options, { ipcDir: fakeIpcDir(), logger: silentLogger(), clock, launcher });
+  const pool = new Pool(options, { ipcDir: fakeIpcDir(), logger, clock, launcher });
   pools.push({ pool, clock });
   return { pool, clock, launcher };
 }
@@ -194,6 +195,43 @@ describe('Pool on a fake clock', () => {
     expect(out.error?.code).toBe('FCGIPM_ERR_WORKER_CLOSED');
     expect(out.error?.httpStatus).toBe(502);
     expect(launcher.sent).toHaveLength(1);
+  });
+
+  // A kill storm found it: a worker SIGKILLed while idle closes its kept connection, and the
+  // next request saw that close before the exit and took the app for one that ignores
+  // FCGI_KEEP_CONN, so the pool opened a connection per request from then on.
+  test('keep-alive: a kept connection closed by a worker killed while idle leaves FCGI_KEEP_CONN on', async () => {
+    const log = memoryLogger();
+    const { pool, clock, launcher } = makePool({}, log.logger);
+    pool.start();
+    send(pool);
+    await clock.advance(0);
+    const first = nth(launcher.sent, 0);
+    // Killed while idle: its kept connection is closed, its exit not known yet.
+    first.connection.reusable = false;
+    first.connection.closedByPeer = true;
+    const out = send(pool);
+    await clock.advance(0);
+    first.process.exit(null, 'SIGKILL');
+    await clock.advance(1_000);
+    expect(out).toMatchObject({ body: 'ok', error: undefined });
+    expect(log.lines.filter((l) => String(l.msg).includes('FCGI_KEEP_CONN'))).toEqual([]);
+  });
+
+  test('keep-alive: a kept connection closed by a worker that lives on turns FCGI_KEEP_CONN off, once', async () => {
+    const log = memoryLogger();
+    const { pool, clock, launcher } = makePool({}, log.logger);
+    pool.start();
+    send(pool);
+    await clock.advance(0);
+    const first = nth(launcher.sent, 0);
+    first.connection.reusable = false;
+    first.connection.closedByPeer = true;
+    const out = send(pool);
+    await clock.advance(1_000);
+    expect(out).toMatchObject({ body: 'ok', error: undefined });
+    expect(first.process.alive).toBe(true);
+    expect(log.lines.filter((l) => String(l.msg).includes('FCGI_KEEP_CONN'))).toHaveLength(1);
   });
 
   test('destroy() fails a running request with ClosedError at once and stops the workers', async () => {

@@ -42,11 +42,16 @@ export function onAttemptFailure(kind: AttemptFailure, responseStarted: boolean,
  * this one — on a kept connection, or on a new one that sat in the backlog of a socket about
  * to close: 'replay' elsewhere (mod_fcgid answers 500 here, mod_fcgid 2.3.9). If it lives on
  * after closing a kept connection, it ignores FCGI_KEEP_CONN: 'resend' on a new connection to
- * the same worker. A crash, or a live app dropping a fresh connection: 'fail' (502).
+ * the same worker. A crash, or a live app dropping a fresh connection: 'fail' (502) — unless
+ * `neverTaken`: the worker died with the request unread (its socket reset, see
+ * WorkerClosedError.unread) and the request is a safe one without a body, which no app starts
+ * before it has read it: 'replay' (a worker killed by the OOM killer or an operator costs the
+ * requests it was running, not those waiting in its socket; php-fpm's children share one
+ * listening socket, so a child's death loses only what it had accepted).
  * Past MAX_ATTEMPTS a live worker's close is replayed no more ('replay' then fails it too).
  */
-export function afterUnansweredClose(fate: WorkerFate, reusedConnection: boolean, attempts: number): 'fail' | 'resend' | 'replay' {
-  if (fate === 'crashed') return 'fail';
+export function afterUnansweredClose(fate: WorkerFate, reusedConnection: boolean, attempts: number, neverTaken = false): 'fail' | 'resend' | 'replay' {
+  if (fate === 'crashed') return neverTaken ? 'replay' : 'fail';
   if (fate === 'alive' && !reusedConnection) return 'fail';
   if (fate === 'alive' && attempts < MAX_ATTEMPTS) return 'resend';
   return 'replay';
@@ -60,6 +65,18 @@ export function afterUnansweredClose(fate: WorkerFate, reusedConnection: boolean
  */
 export function countsAsAttempt(kind: AttemptFailure): boolean {
   return kind !== 'socket-gone';
+}
+
+/** Methods an app is to answer without changing anything (RFC 9110 §9.2.1), safe to run again. */
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Whether a request a dead worker left unread can be sent to another: safe, and no body. A
+ * request head larger than the app's reads could have been started with its last record
+ * unread; a safe method may run twice (nginx's proxy_next_upstream retries those too).
+ */
+export function replayableUnread(method: string, hasBody: boolean): boolean {
+  return !hasBody && SAFE_METHODS.has(method);
 }
 
 /** Whether a request that never reached an app may be tried once more. */

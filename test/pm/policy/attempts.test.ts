@@ -1,6 +1,7 @@
 import {
   afterUnansweredClose,
   countsAsAttempt,
+  replayableUnread,
   fateOfExit,
   killOnBusyTimeout,
   mayReplay,
@@ -51,6 +52,28 @@ describe('attempt policy', () => {
     ['exited-cleanly', false, 1, 'replay'],
   ] as const)('unanswered close: fate %s, kept connection %s, attempt %d → %s', (fate, reused, attempts, expected) => {
     expect(afterUnansweredClose(fate, reused, attempts)).toBe(expected);
+  });
+
+  test.each([
+    ['crashed', false, 1, true, 'replay'],
+    ['crashed', true, 1, true, 'replay'],
+    ['crashed', true, 1, false, 'fail'],
+    ['alive', false, 1, true, 'fail'],
+    ['exited-cleanly', false, 1, true, 'replay'],
+  ] as const)('unanswered close: fate %s, kept connection %s, attempt %d, request never taken %s → %s', (fate, reused, attempts, neverTaken, expected) => {
+    expect(afterUnansweredClose(fate, reused, attempts, neverTaken)).toBe(expected);
+  });
+
+  test.each([
+    ['GET', false, true],
+    ['HEAD', false, true],
+    ['OPTIONS', false, true],
+    ['GET', true, false],
+    ['POST', false, false],
+    ['DELETE', false, false],
+    ['PUT', false, false],
+  ] as const)('a %s request (body %s) a dead worker left unread may go to another: %s', (method, hasBody, expected) => {
+    expect(replayableUnread(method, hasBody)).toBe(expected);
   });
 
   test('a request is tried on at most MAX_ATTEMPTS (3) workers', () => {
