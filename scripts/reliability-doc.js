@@ -14,6 +14,22 @@ const SECTIONS = [
   ['security', 'Security', 'Who can reach what, as whom, with which environment, and which files a request may reach.'],
 ];
 
+/** Rows in this order of their test files (jest runs the files in an order of its own). */
+const FILE_ORDER = [
+  'faults-under-load.test.ts',
+  'manager-faults.test.ts',
+  'hostile-clients.test.ts',
+  'hostile-apps.test.ts',
+  'fuzz-decoder.test.ts',
+  'fuzz-frontend.test.ts',
+  'security.test.ts',
+];
+
+function fileRank(figure) {
+  const i = FILE_ORDER.indexOf(figure.test);
+  return i === -1 ? FILE_ORDER.length : i;
+}
+
 function cell(text) {
   return String(text).replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
@@ -28,13 +44,15 @@ function renderReliabilityDoc(figures, { seconds, summary }) {
   out.push('What fcgipm does when workers are killed, clients and apps are hostile, and input is garbage,');
   out.push('each case as **what a user sees — what we measured — the peer\'s figure**. Every row comes from a');
   out.push('case in `test/reliability/` that asserts what the first column says; the figures are from the');
-  out.push('last run on the machine below. Run it yourself with `npm run test:reliability` (about ten');
-  out.push('minutes, loopback only; it stops every process it starts and removes its temp dirs).');
+  out.push('last run on the machine below. Run it yourself with `npm run test:reliability` (about five');
+  out.push('minutes on that machine, stopped at ten; loopback only; it stops every process it starts and');
+  out.push('removes its temp dirs).');
   out.push('');
   out.push(`Last run: ${new Date().toISOString().slice(0, 10)}, ${cpu.length} × ${cell(cpu[0] ? cpu[0].model.trim() : 'unknown CPU')}, ` +
     `${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}; ${summary} in ${seconds} s.`);
   for (const [key, title, intro] of SECTIONS) {
-    const rows = figures.filter((f) => f.section === key);
+    // A stable sort: within a file, the order its cases ran in.
+    const rows = figures.filter((f) => f.section === key).sort((a, b) => fileRank(a) - fileRank(b));
     if (rows.length === 0) continue;
     out.push('');
     out.push(`## ${title}`);

@@ -8,6 +8,7 @@
  *
  *   npm run test:reliability                    # the whole suite, then docs/reliability.md
  *   npm run test:reliability -- faults           # only files matching "faults"; the doc is not written
+ *   node scripts/test-reliability.js --no-doc    # the whole suite, the doc left as it is (npm test)
  */
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -20,7 +21,9 @@ const RESULTS = path.join(ROOT, '.jest-reliability.json');
 const DOC = path.join(ROOT, 'docs', 'reliability.md');
 const LIMIT_MS = 10 * 60_000;
 
-const filters = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const writeDoc = !argv.includes('--no-doc');
+const filters = argv.filter((a) => a !== '--no-doc');
 fs.rmSync(FIGURES, { force: true });
 fs.rmSync(RESULTS, { force: true });
 
@@ -56,7 +59,7 @@ jest.on('exit', (code, signal) => {
     const r = JSON.parse(fs.readFileSync(RESULTS, 'utf8'));
     summary = `${r.numPassedTests} passed, ${r.numFailedTests} failed`;
   }
-  if (filters.length === 0 && fs.existsSync(FIGURES)) {
+  if (writeDoc && filters.length === 0 && fs.existsSync(FIGURES)) {
     const figures = fs
       .readFileSync(FIGURES, 'utf8')
       .split('\n')
