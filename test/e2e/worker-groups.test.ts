@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { cleanupClis, cli, dir, ready } from '../helpers/cli';
-import { fixture } from '../helpers/fixtures';
+import { fixtureForAnyUser } from '../helpers/fixtures';
 
 afterEach(cleanupClis);
 
@@ -35,7 +35,7 @@ if (!pair) process.stderr.write('worker-groups: no non-root user is a member of 
 
 maybe('a worker of --user NAME is in the groups /etc/group lists NAME in', async () => {
   const { user, gid } = pair!;
-  const c = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(dir(), 'ipc'), '--user', user, '--min', '1', '--', fixture('hello')]);
+  const c = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(dir(), 'ipc'), '--user', user, '--min', '1', '--', fixtureForAnyUser('hello')]);
   await ready(c);
   const started = await c.waitForLine((l) => l.msg === 'worker started' && typeof l.pid === 'number');
   const status = fs.readFileSync(`/proc/${String(started.pid)}/status`, 'utf8');

@@ -15,6 +15,20 @@ export function fixture(name: string): string {
   return p;
 }
 
+/**
+ * A built C fixture copied where any user can run it: a worker run as nobody (or another
+ * uid) must reach its program, and the checkout may sit below a directory others cannot
+ * enter (a 0700 temp dir in CI). The copy is in a 0755 temp dir of its own.
+ */
+export function fixtureForAnyUser(name: string): string {
+  const dir = tempDir('fcgipm-fixture-');
+  fs.chmodSync(dir, 0o755);
+  const copy = path.join(dir, `${name}.fcgi`);
+  fs.copyFileSync(fixture(name), copy);
+  fs.chmodSync(copy, 0o755);
+  return copy;
+}
+
 /** Whether a process exists (signal 0). */
 export function processAlive(pid: number): boolean {
   try {

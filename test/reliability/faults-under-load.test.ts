@@ -670,7 +670,7 @@ describe('a million requests', () => {
     recordFigure({
       section: 'faults',
       case: `${n(WARM + MAIN)} keep-alive requests, 32 clients, --max ${WORKERS} (hello)`,
-      userSees: `the manager's memory and descriptors do not grow with the requests served: RSS growth < 32 MiB, descriptors back to their idle count; never more than ${WORKERS} workers`,
+      userSees: `the manager's memory and descriptors do not grow with the requests served: RSS growth < 32 MiB, descriptors back to their idle count (± one kept connection per worker); never more than ${WORKERS} workers`,
       measured:
         `${n(warmLoad.responses + load.responses)} requests (${n(load.responses / load.seconds)} req/s), ${n(failed(warmLoad) + failed(load))} failed; ` +
         `RSS ${mib(warm.rss)} after the ${n(WARM)} warm-up, ${mib(end.rss)} at the end (${growth >= 0 ? '+' : ''}${mib(growth)}; peak under load ${mib(peakRss)}); ` +
@@ -682,7 +682,10 @@ describe('a million requests', () => {
     expect(load.responses).toBeGreaterThanOrEqual(MAIN);
     expect(failed(warmLoad) + failed(load)).toBe(0);
     expect(growth).toBeLessThan(32 * 1024 * 1024);
-    expect(Math.abs(end.fds - warm.fds)).toBeLessThanOrEqual(3);
+    // Idle, the manager may hold one kept FastCGI connection per worker (FCGI_KEEP_CONN) or
+    // not, depending on which workers the load last used: up to WORKERS either way, plus a
+    // few. A leak grows with the 900,000 requests, far past that.
+    expect(Math.abs(end.fds - warm.fds)).toBeLessThanOrEqual(WORKERS + 3);
     expect(peakWorkers).toBeGreaterThan(0);
     expect(peakWorkers).toBeLessThanOrEqual(WORKERS);
   }, 420_000);

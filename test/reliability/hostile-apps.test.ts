@@ -9,14 +9,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { cleanupClis, cli, dir, ready, type Cli } from '../helpers/cli';
-import { fixture, tempDir } from '../helpers/fixtures';
+import { fixtureForAnyUser, tempDir } from '../helpers/fixtures';
 import { httpRequest, type HttpResult } from '../helpers/http-client';
 import { mib, n, recordFigure } from './figures';
 
 jest.setTimeout(60_000);
 
-const HOSTILE = fixture('hostile');
-const HELLO = fixture('hello');
+// Copies any uid can run: the bomb's pool runs as BOMB_UID, and the checkout may sit below a
+// directory others cannot enter (a 0700 temp dir in CI).
+const HOSTILE = fixtureForAnyUser('hostile');
+const HELLO = fixtureForAnyUser('hello');
 const MiB = 1024 * 1024;
 /** A uid with no passwd entry and no other process: the bomb's nproc limit binds it alone. */
 const BOMB_UID = 64123;

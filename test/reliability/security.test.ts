@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { cleanupClis, cli, dir, type Cli } from '../helpers/cli';
-import { fixture } from '../helpers/fixtures';
+import { fixture, fixtureForAnyUser } from '../helpers/fixtures';
 import { httpRequest } from '../helpers/http-client';
 import { startApache, startNginx, type WebServer } from '../helpers/web-servers';
 import { recordFigure } from './figures';
@@ -198,7 +198,7 @@ describe('case 1: socket, directory and file modes', () => {
     const userPids = await workerPids(c, 2);
     const sockets = fs.readdirSync(ipc).map((f) => path.join(ipc, f));
     // A worker as nobody: its socket is handed to it (mod_fcgid chowns it too).
-    const asNobody = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(d, 'ipc-nobody'), '--user', 'nobody', '--min', '1', '--', fixture('hello')]);
+    const asNobody = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(d, 'ipc-nobody'), '--user', 'nobody', '--min', '1', '--', fixtureForAnyUser('hello')]);
     await ready(asNobody);
     await workerPids(asNobody, 1);
     const nobodySocket = path.join(d, 'ipc-nobody', fs.readdirSync(path.join(d, 'ipc-nobody'))[0]!);
@@ -354,7 +354,7 @@ describe('case 3: worker identity and privileges', () => {
   });
 
   test('--user nobody: every uid and gid is nobody\'s, its own groups only (as php-fpm), no capability left', async () => {
-    const c = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(dir(), 'ipc'), '--user', 'nobody', '--min', '1', '--', fixture('hello')]);
+    const c = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(dir(), 'ipc'), '--user', 'nobody', '--min', '1', '--', fixtureForAnyUser('hello')]);
     await ready(c);
     const [pid] = await workerPids(c, 1);
     const s = procStatus(pid!);
