@@ -4,47 +4,31 @@
  * client_body_temp_path is full, and the log line names the temp file and ENOSPC. The disk
  * is a 1 MiB tmpfs mounted in the test's temp dir (the tests run as root).
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { cleanupClis, cli, ready } from '../helpers/cli';
-import { fixture, tempDir } from '../helpers/fixtures';
+import { fixture } from '../helpers/fixtures';
+import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs';
 import { httpRequest } from '../helpers/http-client';
 
-let root = '';
+let disk: Tmpfs | undefined;
 let mnt = '';
 let skip: string | undefined;
 
 beforeAll(() => {
-  root = tempDir();
-  mnt = path.join(root, 'tmpfs');
-  fs.mkdirSync(mnt);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { stdio: 'pipe' });
-  } catch (err) {
-    skip = `cannot mount a tmpfs here (${String((err as { stderr?: Buffer }).stderr ?? err).trim()}); skipped`;
-    process.stderr.write(`spool-full: ${skip}\n`);
-  }
+  disk = mountTmpfs('size=1m', 'spool-full');
+  mnt = disk.path;
+  skip = disk.skipped;
 });
 
 afterEach(cleanupClis);
 
-afterAll(() => {
-  if (skip === undefined) {
-    try {
-      execFileSync('umount', [mnt], { stdio: 'pipe' });
-    } catch {
-      // Still busy (a failed case left a file open): detach it so the temp dir can go.
-      execFileSync('umount', ['-l', mnt], { stdio: 'pipe' });
-    }
-  }
-  fs.rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => disk?.remove());
 
 test('a chunked upload on a full disk: 500 FCGIPM_ERR_SPOOL, a log line naming the temp file and ENOSPC, nothing left; the next small one is 200', async () => {
   if (skip !== undefined) return;
   // The spool goes where os.tmpdir() says: TMPDIR, as for nginx's client_body_temp_path.
-  const c = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(root, 'sock'), fixture('echo')], 0, { env: { TMPDIR: mnt } });
+  const c = cli(['run', '--http', '127.0.0.1:0', '--ipc-dir', path.join(mnt, '..', 'sock'), fixture('echo')], 0, { env: { TMPDIR: mnt } });
   const base = await ready(c);
   const parts = Array.from({ length: 8 }, () => Buffer.alloc(256 * 1024, 0x61));
   const r = await httpRequest(`${base}/upload`, { method: 'POST', chunked: parts });

@@ -4,13 +4,14 @@
  * (a private php-fpm, a private nginx) run beside it from configs generated in the test's
  * temp dir. Every process started here is stopped by pid, every temp dir removed.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { cleanupClis, cli, dir, ready, type Cli } from '../helpers/cli';
-import { fixture, tempDir } from '../helpers/fixtures';
+import { fixture } from '../helpers/fixtures';
+import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs';
 import { freePort, startNginx } from '../helpers/web-servers';
 import { n, recordFigure } from './figures';
 
@@ -381,33 +382,17 @@ function fillInodes(dir: string): number {
 }
 
 describe('disk full at run time', () => {
-  let root = '';
+  let disk: Tmpfs | undefined;
   let mnt = '';
   let skip: string | undefined;
 
   beforeAll(() => {
-    root = tempDir();
-    mnt = path.join(root, 'tmpfs');
-    fs.mkdirSync(mnt);
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,nr_inodes=256,mode=0755', 'tmpfs', mnt], { stdio: 'pipe' });
-    } catch (err) {
-      skip = `cannot mount a tmpfs here (${String((err as { stderr?: Buffer }).stderr ?? err).trim()}): the disk-full cases are skipped`;
-      process.stderr.write(`manager-faults: ${skip}\n`);
-    }
+    disk = mountTmpfs('size=4m,nr_inodes=256,mode=0755', 'manager-faults, disk full');
+    mnt = disk.path;
+    skip = disk.skipped;
   });
 
-  afterAll(() => {
-    if (skip === undefined) {
-    try {
-      execFileSync('umount', [mnt], { stdio: 'pipe' });
-    } catch {
-      // Still busy (a failed case left a file open): detach it so the temp dir can go.
-      execFileSync('umount', ['-l', mnt], { stdio: 'pipe' });
-    }
-  }
-    fs.rmSync(root, { recursive: true, force: true });
-  });
+  afterAll(() => disk?.remove());
 
   test('a chunked upload that must be spooled on a full disk: 500 naming the file and ENOSPC; small requests and a full access log do not stop serving', async () => {
     if (skip !== undefined) return;
