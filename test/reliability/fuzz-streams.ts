@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { RecordType, Role } from '../../src/protocol/constants';
+import { cutAt as cutAtOffsets } from '../protocol/support';
 
 /** One record as generated: padding is any length, filled with any byte. */
 export interface RecordSpec {
@@ -237,16 +238,9 @@ export const cutsArb: fc.Arbitrary<number[]> = fc.oneof(
   { weight: 1, arbitrary: fc.array(where, { minLength: 20, maxLength: 60 }) },
 );
 
+/** Cuts `buf` at fractions of its length (0 to 1), as the protocol tests cut at offsets. */
 export function cutAt(buf: Buffer, fractions: readonly number[]): Buffer[] {
-  const points = fractions.map((f) => Math.floor(f * (buf.length + 1))).sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of points) {
-    out.push(buf.subarray(prev, p));
-    prev = p;
-  }
-  out.push(buf.subarray(prev));
-  return out;
+  return cutAtOffsets(buf, fractions.map((f) => Math.floor(f * (buf.length + 1))));
 }
 
 // ---- requests as a web server sends them (the front end's input) ---------------------------
